@@ -1,0 +1,254 @@
+"""Settings from flags, ``AZPUBLISH_*`` environment variables and ``[tool.azpublish]``.
+
+One table, ``OPTIONS``, declares every publish option once; the argument parser, the environment
+lookup, the pyproject lookup and the README's reference all come from it, so the GitHub Action
+and the Pipelines task only have to set environment variables. Precedence: flag > env > file >
+default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from azpublish.errors import UsageError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+BuildMode = Literal["remote", "local", "custom"]
+Kind = Literal["str", "bool", "int", "path", "size", "choice", "python"]
+
+ENV_PREFIX = "AZPUBLISH_"
+SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
+DEFAULT_PYTHON = "3.11"
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    kind: Kind
+    help: str
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    metavar: str | None = None
+    in_pyproject: bool = True
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return ENV_PREFIX + self.name.upper()
+
+    @property
+    def key(self) -> str:
+        return self.name.replace("_", "-")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("build", "choice", "where dependencies are installed", "remote",
+           ("remote", "local", "custom")),
+    Option("no_build", "bool", "alias of --build custom: publish the tree as it is", False),
+    Option("project_dir", "path", "the function app folder (default: the nearest folder upwards "
+           "holding host.json)", metavar="DIR", in_pyproject=False),
+    Option("app", "str", "the function app's name", metavar="NAME"),
+    Option("resource_group", "str", "the app's resource group", metavar="RG"),
+    Option("subscription", "str", "the Azure subscription id", metavar="ID"),
+    Option("slot", "str", "a deployment slot", metavar="NAME"),
+    Option("python_version", "python", "the target Python (default: the app's, else "
+           f"{DEFAULT_PYTHON})", metavar="X.Y"),
+    Option("no_deploy", "bool", "build and package only; needs --output-zip", False),
+    Option("output_zip", "path", "where to write the package", metavar="FILE"),
+    Option("dry_run", "bool", "print what would be packaged and done; write and upload nothing",
+           False),
+    Option("list_included_files", "bool", "print every archive path that would be packaged, "
+           "then exit", False, in_pyproject=False),
+    Option("list_ignored_files", "bool", "print every ignored path with the rule that excluded "
+           "it, then exit", False, in_pyproject=False),
+    Option("max_package_size", "size", "fail when the package is larger (e.g. 200MB, 1GiB)",
+           metavar="SIZE"),
+    Option("json", "bool", "print one JSON report on stdout at the end", False),
+    Option("verbose", "bool", "more detail on stderr", False),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    build: BuildMode = "remote"
+    project_dir: Path | None = None
+    app: str | None = None
+    resource_group: str | None = None
+    subscription: str | None = None
+    slot: str | None = None
+    python_version: str | None = None
+    no_deploy: bool = False
+    output_zip: Path | None = None
+    dry_run: bool = False
+    list_included_files: bool = False
+    list_ignored_files: bool = False
+    max_package_size: int | None = None
+    json: bool = False
+    verbose: bool = False
+    # Where each value came from ("flag", "env", "pyproject", "default"), for --verbose and errors.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+
+def build_parser(prog: str = "azpublish") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Build and publish a Python Azure Functions app. Every option can also be "
+        f"set as {ENV_PREFIX}<OPTION> or as a key of [tool.azpublish] in pyproject.toml.",
+        argument_default=argparse.SUPPRESS,
+    )
+    for opt in OPTIONS:
+        help_text = f"{opt.help} (env {opt.env})"
+        if opt.kind == "bool":
+            parser.add_argument(opt.flag, dest=opt.name, action="store_true", help=help_text)
+        else:
+            parser.add_argument(opt.flag, dest=opt.name, metavar=opt.metavar or opt.name.upper(),
+                                choices=opt.choices or None, help=help_text)
+    return parser
+
+
+def resolve(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Settings:
+    """Turn command-line arguments plus environment plus pyproject into ``Settings``."""
+    environ = os.environ if environ is None else environ
+    given = vars(build_parser().parse_args(list(argv)))
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+
+    def take(opt: Option, file_table: Mapping[str, Any]) -> None:
+        if opt.name in given:
+            values[opt.name] = convert(opt, given[opt.name], f"option {opt.flag}")
+            sources[opt.name] = "flag"
+        elif environ.get(opt.env, "") != "":
+            values[opt.name] = convert(opt, environ[opt.env], f"environment variable {opt.env}")
+            sources[opt.name] = "env"
+        elif opt.in_pyproject and (opt.key in file_table or opt.name in file_table):
+            raw = file_table.get(opt.key, file_table.get(opt.name))
+            values[opt.name] = convert(opt, raw, f"[tool.azpublish] key {opt.key!r}")
+            sources[opt.name] = "pyproject"
+        else:
+            values[opt.name] = opt.default
+            sources[opt.name] = "default"
+
+    by_name = {opt.name: opt for opt in OPTIONS}
+    take(by_name["project_dir"], {})
+    table = read_pyproject_table(project_dir_for_pyproject(values["project_dir"]))
+    unknown = sorted(set(table) - {o.key for o in OPTIONS} - {o.name for o in OPTIONS})
+    if unknown:
+        raise UsageError(f"unknown key(s) in [tool.azpublish]: {', '.join(unknown)}",
+                         fix="see `azpublish --help` for the option names")
+    for opt in OPTIONS:
+        if opt.name != "project_dir":
+            take(opt, table)
+
+    if values.pop("no_build"):
+        if sources["build"] != "default" and values["build"] != "custom":
+            raise UsageError(f"--no-build conflicts with --build {values['build']}",
+                             fix="use one of them: --no-build means --build custom")
+        values["build"] = "custom"
+        sources["build"] = sources["no_build"]
+    sources.pop("no_build")
+
+    settings = Settings(**values, sources=sources)
+    check_combinations(settings)
+    return settings
+
+
+def check_combinations(settings: Settings) -> None:
+    if settings.no_deploy and settings.output_zip is None and not settings.dry_run:
+        raise UsageError("--no-deploy needs --output-zip FILE to say where the package goes",
+                         fix="add --output-zip app.zip (or use --dry-run to only look)")
+    if settings.list_included_files and settings.list_ignored_files:
+        raise UsageError("--list-included-files and --list-ignored-files are exclusive",
+                         fix="ask for one listing at a time")
+
+
+def project_dir_for_pyproject(project_dir: Path | None) -> Path:
+    from azpublish.project import find_root  # late import: project imports settings' types
+
+    return find_root(project_dir)
+
+
+def read_pyproject_table(root: Path) -> Mapping[str, Any]:
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"not valid TOML: {exc}", where=str(path),
+                         fix="fix the file or remove its [tool.azpublish] table") from None
+    table = data.get("tool", {}).get("azpublish", {})
+    if not isinstance(table, dict):
+        raise UsageError("[tool.azpublish] must be a table", where=str(path))
+    return table
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "b": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12,
+          "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+
+
+def convert(opt: Option, raw: Any, where: str) -> Any:
+    """Check and convert one raw value; every failure names its source."""
+    if opt.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise UsageError(f"{where}: {raw!r} is not a boolean", fix="use true or false")
+    if not isinstance(raw, (str, int, float)) or isinstance(raw, bool):
+        raise UsageError(f"{where}: expected a {opt.kind}, got {type(raw).__name__}")
+    text = str(raw).strip()
+    if opt.kind == "choice":
+        if text not in opt.choices:
+            raise UsageError(f"{where}: {text!r} is not one of {', '.join(opt.choices)}")
+        return text
+    if opt.kind == "path":
+        return Path(text).expanduser()
+    if opt.kind == "int":
+        if not text.isdigit():
+            raise UsageError(f"{where}: {text!r} is not a whole number")
+        return int(text)
+    if opt.kind == "size":
+        return parse_size(text, where)
+    if opt.kind == "python":
+        return check_python_version(text, where)
+    return text
+
+
+def parse_size(text: str, where: str) -> int:
+    match = _SIZE.match(text)
+    if not match:
+        raise UsageError(f"{where}: {text!r} is not a size",
+                         fix="write it like 200MB, 1GiB or 5000000")
+    unit = (match.group(2) or "").lower().removesuffix("b")
+    return int(float(match.group(1)) * _UNITS[unit])
+
+
+def check_python_version(text: str, where: str) -> str:
+    if text not in SUPPORTED_PYTHONS:
+        raise UsageError(f"{where}: Python {text!r} is not a Functions runtime version",
+                         fix=f"use one of {', '.join(SUPPORTED_PYTHONS)}")
+    return text
+
+
+def settings_field_names() -> set[str]:
+    return {f.name for f in fields(Settings)} - {"sources"}

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from azpublish.redact import forget_secrets
+
+PROJECTS = Path(__file__).parent / "projects"
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Callable[[str], Path]:
+    """A private copy of a fixture project, safe to change."""
+
+    def copy(name: str) -> Path:
+        dest = tmp_path / name
+        shutil.copytree(PROJECTS / name, dest, symlinks=True)
+        return dest
+
+    return copy
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_secrets() -> Iterator[None]:
+    # The redactor is process-wide; tests must not see each other's secrets.
+    forget_secrets()
+    yield
+    forget_secrets()
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The tests decide every AZPUBLISH_* value themselves, whatever the shell exported.
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("AZPUBLISH_"):
+            monkeypatch.delenv(name)

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from azpublish.errors import ExitCode, ProjectError
+from azpublish.project import discover, find_root
+from tests.conftest import PROJECTS
+
+
+def test_v2_project() -> None:
+    project = discover(PROJECTS / "v2-http")
+    assert project.model == "v2"
+    assert [(f.name, f.trigger) for f in project.functions] == [
+        ("hello", "httpTrigger"), ("nightly", "timerTrigger")]
+    assert project.requirements.names == ("azure-functions", "six")
+
+
+def test_v1_project_with_shared_code_and_includes() -> None:
+    project = discover(PROJECTS / "v1-shared")
+    assert project.model == "v1"
+    [function] = project.functions
+    assert (function.name, function.trigger, function.script, function.entry_point) == (
+        "HttpTrigger", "httpTrigger", "HttpTrigger/__init__.py", "main")
+    assert [p.name for p in project.requirements.files] == ["requirements.txt", "base.txt"]
+    assert project.requirements.names == ("azure-functions", "requests")
+
+
+def test_find_root_walks_up(tmp_path: Path) -> None:
+    (tmp_path / "host.json").write_text("{}")
+    deep = tmp_path / "a" / "b"
+    deep.mkdir(parents=True)
+    assert find_root(None, cwd=deep) == tmp_path.resolve()
+
+
+def test_find_root_without_host_json(tmp_path: Path) -> None:
+    with pytest.raises(ProjectError, match="no host.json in this folder or any folder above"):
+        find_root(None, cwd=tmp_path)
+    with pytest.raises(ProjectError, match="no host.json here"):
+        find_root(tmp_path)
+    with pytest.raises(ProjectError, match="no such folder"):
+        find_root(tmp_path / "missing")
+
+
+@pytest.mark.parametrize(("name", "where", "message"), [
+    ("bad-host-json", "host.json:3:1", "host.json is not valid JSON"),
+    ("bad-host-version", "host.json", "version '1.0'"),
+    ("bad-function-json", "Broken/function.json:3:28", "function.json is not valid JSON"),
+    ("bad-missing-script", "Orphan/function.json", "scriptFile 'run.py' does not exist"),
+    ("bad-no-functions", "bad-no-functions", "no functions found"),
+    ("bad-worker-requirement", "requirements.txt:3", "azure-functions-worker must not be listed"),
+    ("bad-dotnet-settings", "local.settings.json", "'dotnet-isolated', not 'python'"),
+])
+def test_bad_projects(name: str, where: str, message: str) -> None:
+    with pytest.raises(ProjectError, match=message) as info:
+        discover(PROJECTS / name)
+    assert info.value.exit_code == ExitCode.USAGE
+    assert info.value.where is not None and info.value.where.endswith(where)
+    assert info.value.fix
+
+
+def test_entry_point_must_exist(project_copy: Callable[[str], Path]) -> None:
+    root = project_copy("v1-shared")
+    (root / "HttpTrigger" / "__init__.py").write_text("def handler(req):\n    pass\n")
+    with pytest.raises(ProjectError, match="entryPoint 'main' is not a function"):
+        discover(root)
+
+
+def test_script_syntax_error_names_line(project_copy: Callable[[str], Path]) -> None:
+    root = project_copy("v2-http")
+    (root / "function_app.py").write_text("import azure.functions as func\n\ndef broken(:\n")
+    with pytest.raises(ProjectError, match="syntax error") as info:
+        discover(root)
+    assert info.value.where == f"{root / 'function_app.py'}:3"
+
+
+def test_script_outside_root_refused(project_copy: Callable[[str], Path]) -> None:
+    root = project_copy("v1-shared")
+    (root / "HttpTrigger" / "function.json").write_text(
+        '{"scriptFile": "../../elsewhere.py", "bindings": []}')
+    with pytest.raises(ProjectError, match="points outside the app"):
+        discover(root)
+
+
+def test_mixed_models_refused(project_copy: Callable[[str], Path]) -> None:
+    root = project_copy("v1-shared")
+    (root / "function_app.py").write_text("")
+    with pytest.raises(ProjectError, match="one programming model"):
+        discover(root)
+
+
+def test_missing_trigger(project_copy: Callable[[str], Path]) -> None:
+    root = project_copy("v1-shared")
+    (root / "HttpTrigger" / "function.json").write_text(
+        '{"bindings": [{"type": "http", "direction": "out", "name": "$return"}]}')
+    with pytest.raises(ProjectError, match="no trigger binding"):
+        discover(root)
+
+
+def test_invalid_local_settings_is_only_a_warning(project_copy: Callable[[str], Path]) -> None:
+    root = project_copy("v2-http")
+    (root / "local.settings.json").write_text("{oops")
+    project = discover(root)
+    assert any("local.settings.json" in w for w in project.warnings)

@@ -1,0 +1,517 @@
+"""The deterministic, streamed zip writer, and the size report of what went into it.
+
+The same selection gives the same bytes on any machine with the same zlib: entries sorted by
+archive path, a fixed 1980-01-01 timestamp, unix mode 0644/0755 from the executable bit, no
+directory entries and no extra fields (zip64 only where a size, an offset or the entry count needs
+it).
+
+Speed comes from compressing in worker threads (zlib releases the GIL) while this thread writes
+results strictly in order. The input is cut into *pieces*: a whole small file, or a 1 MiB slice of
+a large one. Slices are compressed as independent raw-deflate streams primed with the previous
+32 KiB as dictionary and joined with sync flushes (the pigz technique), so a large file compresses
+in parallel and its bytes depend only on its content. At most a few pieces are in flight at once,
+which bounds memory whatever the tree. The archive goes to a temporary file beside ``dest`` and is
+renamed onto it only once complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import struct
+import zlib
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from azpublish.errors import PackageError, UnsafePathError
+from azpublish.ignore import FileEntry
+
+PIECE_SIZE = 1 << 20  # unit of work and of reading; part of the format for files above it
+_WINDOW = 1 << 15  # deflate's window: the dictionary a slice is primed with
+_LEVEL = 6  # zlib's default, the level Info-ZIP uses
+_JOB_MAX_FILES = 256  # small files batched per job to amortise the thread hand-off
+_JOBS_PER_WORKER = 3  # in-flight jobs per worker: enough to never starve, small in memory
+
+_STORED, _DEFLATED = 0, 8
+# Already compressed: deflating again costs time and gains nothing. Chosen by name, so the
+# method never depends on how well a given zlib happens to do.
+STORED_SUFFIXES = frozenset({".whl", ".zip", ".egg", ".jar", ".gz", ".tgz", ".bz2", ".xz",
+                             ".zst", ".7z", ".png", ".jpg", ".jpeg", ".gif", ".webp"})
+
+_DOS_TIME, _DOS_DATE = 0, (1 << 5) | 1  # 1980-01-01 00:00:00, the earliest a zip can hold
+_UNIX = 3  # "version made by" host system
+_UTF8_NAME = 0x0800
+_MAX16, _MAX32 = 0xFFFF, 0xFFFFFFFF  # field sentinels meaning "see the zip64 record"
+# When zip64 is needed; tests lower these to exercise the zip64 layout on small inputs.
+ZIP64_SIZE_LIMIT = _MAX32
+ZIP64_COUNT_LIMIT = _MAX16
+
+_LOCAL = struct.Struct("<IHHHHHIIIHH")
+_CENTRAL = struct.Struct("<IHHHHHHIIIHHHHHII")
+_END = struct.Struct("<IHHHHIIH")
+_END64 = struct.Struct("<IQHHIIQQQQ")
+_END64_LOCATOR = struct.Struct("<IIQI")
+
+LARGEST_GROUPS = 10
+_SITE_PACKAGES = (".python_packages", "lib", "site-packages")
+
+
+@dataclass(frozen=True)
+class EntrySize:
+    name: str  # a top-level group: a first path component, or one site-packages distribution
+    uncompressed: int
+    compressed: int
+
+
+@dataclass(frozen=True)
+class PackageReport:
+    path: Path
+    size: int  # bytes of the zip
+    sha256: str  # hex of the zip bytes
+    file_count: int
+    uncompressed_size: int
+    largest: tuple[EntrySize, ...]  # the 10 largest groups by uncompressed size, descending
+
+
+def check_archive_path(path: str) -> None:
+    """Refuse a path that could land outside the folder it is extracted into, or is ambiguous."""
+    problem = _path_problem(path)
+    if problem:
+        shown = path if len(path) <= 200 else f"{path[:200]}..."
+        raise UnsafePathError(
+            f"refusing to package it: {problem}", where=f"archive path {shown!r}",
+            fix="archive paths are relative posix paths inside the app; rename or exclude the "
+                "file (.funcignore)")
+
+
+def _path_problem(path: str) -> str | None:
+    if "\0" in path:
+        return "it contains a NUL byte"
+    if "\\" in path:
+        return "it contains a backslash"
+    if path.startswith("/") or (len(path) > 1 and path[1] == ":" and path[0].isalpha()):
+        return "it is absolute"
+    parts = path.split("/")
+    if "" in parts:
+        return "it has an empty component"
+    if ".." in parts or "." in parts:
+        return "it has a '..' or '.' component"
+    try:
+        encoded = path.encode("utf-8")
+    except UnicodeEncodeError:
+        return "it is not valid UTF-8"
+    if len(encoded) > _MAX16:
+        return "it is longer than a zip entry name can be"
+    return None
+
+
+def write_package(entries: Sequence[FileEntry], dest: Path, *, max_size: int | None = None,
+                  progress: Callable[[int], None] | None = None) -> PackageReport:
+    """Write ``entries`` as a zip at ``dest``, atomically; ``progress(n)`` gets input bytes done."""
+    ordered = sorted(entries, key=lambda entry: entry.archive_path)
+    _check_selection(ordered)
+    dest = Path(dest)
+    if dest.is_dir():
+        raise PackageError("the output path is a folder", where=str(dest),
+                           fix="give a file name, such as app.zip")
+    with _TempArchive(dest, max_size) as archive:
+        members = _write_members(ordered, archive, progress)
+        _write_central_directory(members, archive)
+        size, sha256 = archive.commit()
+    return PackageReport(path=dest, size=size, sha256=sha256, file_count=len(ordered),
+                         uncompressed_size=sum(entry.size for entry in ordered),
+                         largest=_largest_groups(members))
+
+
+def _check_selection(ordered: Sequence[FileEntry]) -> None:
+    paths = [entry.archive_path for entry in ordered]
+    for path in paths:
+        check_archive_path(path)
+    if "host.json" not in paths:
+        raise PackageError("the selection has no host.json at its root", where="package selection",
+                           fix="package the folder that holds host.json, and make sure "
+                               ".funcignore does not exclude it")
+    seen: set[str] = set()
+    for path in paths:
+        if path in seen:
+            raise PackageError(f"{path!r} is selected twice", where="package selection",
+                               fix="each archive path may appear once")
+        seen.add(path)
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        while parent:
+            if parent in seen:
+                raise PackageError(f"{parent!r} is both a file and the folder of {path!r}",
+                                   where="package selection", fix="rename one of them")
+            parent = parent.rpartition("/")[0]
+
+
+# -- reading and compressing, in worker threads ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """A slice of one entry's input; ``offset == 0 and last`` means the whole file."""
+
+    entry: FileEntry
+    method: int
+    offset: int
+    length: int
+    last: bool
+
+
+@dataclass(frozen=True)
+class _Packed:
+    data: bytes  # what goes into the archive for this piece
+    crc: int  # CRC-32 of a whole file (0 for a slice)
+    raw: bytes | None  # a slice's input, kept for the writer to chain the file's CRC
+
+
+def _method(entry: FileEntry) -> int:
+    if entry.size == 0 or Path(entry.archive_path).suffix.lower() in STORED_SUFFIXES:
+        return _STORED
+    return _DEFLATED
+
+
+def _plan_jobs(ordered: Iterable[FileEntry]) -> Iterator[list[_Piece]]:
+    """Jobs of at most PIECE_SIZE input bytes: batches of small files, or one slice of a big one."""
+    batch: list[_Piece] = []
+    batch_bytes = 0
+    for entry in ordered:
+        method = _method(entry)
+        if entry.size <= PIECE_SIZE:
+            if batch and (batch_bytes + entry.size > PIECE_SIZE or len(batch) >= _JOB_MAX_FILES):
+                yield batch
+                batch, batch_bytes = [], 0
+            batch.append(_Piece(entry, method, 0, entry.size, last=True))
+            batch_bytes += entry.size
+            continue
+        if batch:
+            yield batch
+            batch, batch_bytes = [], 0
+        for offset in range(0, entry.size, PIECE_SIZE):
+            length = min(PIECE_SIZE, entry.size - offset)
+            yield [_Piece(entry, method, offset, length, last=offset + length == entry.size)]
+    if batch:
+        yield batch
+
+
+def _pack_job(job: list[_Piece]) -> list[_Packed]:
+    return [_pack(piece) for piece in job]
+
+
+def _pack(piece: _Piece) -> _Packed:
+    prefix = min(piece.offset, _WINDOW)
+    chunk = _read(piece, prefix)
+    raw = chunk[prefix:] if prefix else chunk
+    whole = piece.offset == 0 and piece.last
+    if piece.method == _STORED:
+        data = raw
+    else:
+        deflate = (zlib.compressobj(_LEVEL, zlib.DEFLATED, -15, zdict=chunk[:prefix]) if prefix
+                   else zlib.compressobj(_LEVEL, zlib.DEFLATED, -15))
+        ending = zlib.Z_FINISH if piece.last else zlib.Z_SYNC_FLUSH
+        data = deflate.compress(raw) + deflate.flush(ending)
+    # A slice's CRC is chained by the writer, which sees the slices in order.
+    return _Packed(data=data, crc=zlib.crc32(raw) if whole else 0, raw=None if whole else raw)
+
+
+def _read(piece: _Piece, prefix: int) -> bytes:
+    """The piece's bytes preceded by ``prefix`` bytes of dictionary; checks the size held."""
+    start, wanted = piece.offset - prefix, prefix + piece.length
+    # One byte more on the last piece tells a file that grew since it was selected.
+    asked = wanted + 1 if piece.last else wanted
+    source = piece.entry.source
+    try:
+        with source.open("rb", buffering=0) as stream:
+            if start:
+                stream.seek(start)
+            parts: list[bytes] = []
+            got = 0
+            while got < asked:
+                part = stream.read(asked - got)
+                if not part:
+                    break
+                parts.append(part)
+                got += len(part)
+    except OSError as exc:
+        raise PackageError(f"cannot read {piece.entry.archive_path}: {exc.strerror or exc}",
+                           where=str(source),
+                           fix="check that the file exists and is readable") from exc
+    if got != wanted:
+        raise PackageError(
+            f"{piece.entry.archive_path} changed size while being packaged "
+            f"(expected {piece.entry.size} bytes)", where=str(source),
+            fix="stop whatever is writing into the app folder, then package again")
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _packed_in_order(ordered: Sequence[FileEntry]) -> Generator[tuple[_Piece, _Packed], None, None]:
+    """Compress on worker threads, yielding results in archive order with bounded look-ahead."""
+    workers = max(1, min(8, _cpu_count()))
+    jobs = _plan_jobs(ordered)
+    with ThreadPoolExecutor(workers, thread_name_prefix="azpublish-zip") as pool:
+        pending: deque[tuple[list[_Piece], Future[list[_Packed]]]] = deque()
+        try:
+            for job in jobs:
+                pending.append((job, pool.submit(_pack_job, job)))
+                if len(pending) >= workers * _JOBS_PER_WORKER:
+                    break
+            while pending:
+                job, future = pending.popleft()
+                results = future.result()
+                following = next(jobs, None)
+                if following is not None:
+                    pending.append((following, pool.submit(_pack_job, following)))
+                yield from zip(job, results, strict=True)
+        finally:
+            for _, future in pending:
+                future.cancel()
+
+
+def _cpu_count() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+# -- writing, on the caller's thread ------------------------------------------------------------
+
+
+class _TempArchive:
+    """A temporary file beside ``dest`` that hashes what it is given and enforces ``max_size``.
+
+    Hashing is paused while a large entry's local header waits for its CRC and sizes; once the
+    header is patched in place, the paused span is read back (from the page cache) and hashed.
+    """
+
+    def __init__(self, dest: Path, max_size: int | None) -> None:
+        self.dest = dest
+        self.max_size = max_size
+        self.temp = dest.parent / f".{dest.name}.{secrets.token_hex(6)}.tmp"
+        self.position = 0
+        self._hash = hashlib.sha256()
+        self._hashed = 0
+        self._paused = False
+        self._stream: BinaryIO | None = None
+
+    def __enter__(self) -> _TempArchive:
+        try:
+            self.dest.parent.mkdir(parents=True, exist_ok=True)
+            # 0o666 so the umask decides the final mode, as for any file the user creates.
+            fd = os.open(self.temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                         0o666)
+        except OSError as exc:
+            raise self._write_error(exc) from exc
+        self._stream = os.fdopen(fd, "w+b", buffering=PIECE_SIZE)  # closed in __exit__
+        return self
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+        if kind is not None:
+            self.temp.unlink(missing_ok=True)
+
+    def write(self, data: bytes) -> None:
+        self.position += len(data)
+        if self.max_size is not None and self.position > self.max_size:
+            raise PackageError(
+                f"the package is over the size limit of {_size(self.max_size)}: already "
+                f"{_size(self.position)} written, so it was not kept", where=str(self.dest),
+                fix="see what goes in with --list-included-files, exclude what the app does not "
+                    "need in .funcignore, or raise --max-package-size")
+        try:
+            self._io.write(data)
+        except OSError as exc:
+            raise self._write_error(exc) from exc
+        if not self._paused:
+            self._hash.update(data)
+            self._hashed = self.position
+
+    def pause_hashing(self) -> None:
+        self._paused = True
+
+    def patch_and_resume(self, offset: int, data: bytes) -> None:
+        """Overwrite bytes already written at ``offset``, then hash everything not yet hashed."""
+        stream = self._io
+        try:
+            stream.seek(offset)
+            stream.write(data)
+            stream.seek(self._hashed)
+            while self._hashed < self.position:
+                block = stream.read(min(PIECE_SIZE, self.position - self._hashed))
+                self._hash.update(block)
+                self._hashed += len(block)
+            stream.seek(self.position)
+        except OSError as exc:
+            raise self._write_error(exc) from exc
+        self._paused = False
+
+    def commit(self) -> tuple[int, str]:
+        """Close and rename onto ``dest``; returns the size and the sha256 of the archive."""
+        try:
+            self._io.close()
+            self._stream = None
+            # No fsync: the package is a rebuildable artefact, read back at once for the upload.
+            self.temp.replace(self.dest)
+        except OSError as exc:
+            raise self._write_error(exc) from exc
+        return self.position, self._hash.hexdigest()
+
+    @property
+    def _io(self) -> BinaryIO:
+        assert self._stream is not None, "the archive is not open"
+        return self._stream
+
+    def _write_error(self, exc: OSError) -> PackageError:
+        return PackageError(f"cannot write the package: {exc.strerror or exc}",
+                            where=str(self.dest),
+                            fix=f"check free space and permissions in {self.dest.parent}")
+
+
+@dataclass
+class _Member:
+    """What the central directory needs to know about one written entry."""
+
+    entry: FileEntry
+    name: bytes
+    method: int
+    header_offset: int
+    zip64_sizes: bool
+    crc: int = 0
+    compressed: int = 0
+
+
+def _write_members(ordered: Sequence[FileEntry], archive: _TempArchive,
+                   progress: Callable[[int], None] | None) -> list[_Member]:
+    members: list[_Member] = []
+    done = reported = 0
+    packed = _packed_in_order(ordered)
+    with contextlib.closing(packed):
+        for piece, result in packed:
+            if piece.offset == 0:
+                members.append(_Member(piece.entry, piece.entry.archive_path.encode("utf-8"),
+                                       piece.method, archive.position,
+                                       _needs_zip64_sizes(piece.entry.size, piece.method)))
+            member = members[-1]
+            if piece.offset == 0 and piece.last:  # a whole file: its header is final at once
+                member.crc, member.compressed = result.crc, len(result.data)
+                archive.write(_local_header(member))
+                archive.write(result.data)
+            else:
+                _write_slice(member, piece, result, archive)
+            done += piece.length
+            if progress is not None and done - reported >= PIECE_SIZE:
+                progress(done)
+                reported = done
+    if progress is not None:
+        progress(done)
+    return members
+
+
+def _write_slice(member: _Member, piece: _Piece, result: _Packed, archive: _TempArchive) -> None:
+    """One slice of a large file: a placeholder header first, patched after the last slice."""
+    if piece.offset == 0:
+        archive.pause_hashing()
+        archive.write(_local_header(member))
+    assert result.raw is not None, "slices keep their input for the CRC"
+    member.crc = zlib.crc32(result.raw, member.crc)
+    member.compressed += len(result.data)
+    archive.write(result.data)
+    if piece.last:
+        archive.patch_and_resume(member.header_offset, _local_header(member))
+
+
+def _needs_zip64_sizes(size: int, method: int) -> bool:
+    # Decided from the input size alone, so the header layout is known before any data is;
+    # the margin covers deflate's worst-case growth on incompressible input.
+    bound = size if method == _STORED else size + (size >> 8) + 1024
+    return bound >= ZIP64_SIZE_LIMIT
+
+
+def _flags(member: _Member) -> int:
+    return _UTF8_NAME if not member.name.isascii() else 0
+
+
+def _version_needed(member: _Member, zip64: bool) -> int:
+    return 45 if zip64 else 20 if member.method == _DEFLATED else 10
+
+
+def _local_header(member: _Member) -> bytes:
+    if member.compressed >= _MAX32 and not member.zip64_sizes:
+        raise PackageError(f"{member.entry.archive_path} compressed to more than 4 GiB",
+                           where=str(member.entry.source), fix="exclude it (.funcignore)")
+    if member.zip64_sizes:
+        extra = struct.pack("<HHQQ", 1, 16, member.entry.size, member.compressed)
+        sizes = (_MAX32, _MAX32)
+    else:
+        extra, sizes = b"", (member.compressed, member.entry.size)
+    header = _LOCAL.pack(0x04034B50, _version_needed(member, member.zip64_sizes), _flags(member),
+                         member.method, _DOS_TIME, _DOS_DATE, member.crc, *sizes,
+                         len(member.name), len(extra))
+    return header + member.name + extra
+
+
+def _central_record(member: _Member) -> bytes:
+    fields: list[int] = []
+    sizes = (member.compressed, member.entry.size)
+    if member.zip64_sizes:
+        fields += [member.entry.size, member.compressed]
+        sizes = (_MAX32, _MAX32)
+    offset = member.header_offset
+    if offset >= ZIP64_SIZE_LIMIT:
+        fields.append(offset)
+        offset = _MAX32
+    extra = struct.pack(f"<HH{len(fields)}Q", 1, 8 * len(fields), *fields) if fields else b""
+    version = _version_needed(member, bool(fields))
+    mode = 0o100755 if member.entry.executable else 0o100644
+    record = _CENTRAL.pack(0x02014B50, (_UNIX << 8) | version, version, _flags(member),
+                           member.method, _DOS_TIME, _DOS_DATE, member.crc, *sizes,
+                           len(member.name), len(extra), 0, 0, 0, mode << 16, offset)
+    return record + member.name + extra
+
+
+def _write_central_directory(members: Sequence[_Member], archive: _TempArchive) -> None:
+    start = archive.position
+    for member in members:
+        archive.write(_central_record(member))
+    count, size = len(members), archive.position - start
+    if count >= ZIP64_COUNT_LIMIT or start >= ZIP64_SIZE_LIMIT or size >= ZIP64_SIZE_LIMIT:
+        end64 = archive.position
+        archive.write(_END64.pack(0x06064B50, _END64.size - 12, (_UNIX << 8) | 45, 45, 0, 0,
+                                  count, count, size, start))
+        archive.write(_END64_LOCATOR.pack(0x07064B50, 0, end64, 1))
+    # Fields too small for their value hold the sentinel; readers then use the zip64 record.
+    archive.write(_END.pack(0x06054B50, 0, 0, min(count, _MAX16), min(count, _MAX16),
+                            min(size, _MAX32), min(start, _MAX32), 0))
+
+
+def _size(size: int) -> str:
+    return f"{size} bytes ({size / (1 << 20):.1f} MiB)"
+
+
+# -- the size report ----------------------------------------------------------------------------
+
+
+def _group(archive_path: str) -> str:
+    parts = archive_path.split("/")
+    if tuple(parts[:3]) == _SITE_PACKAGES and len(parts) > 3:
+        return "/".join(parts[:4])
+    return parts[0]
+
+
+def _largest_groups(members: Iterable[_Member]) -> tuple[EntrySize, ...]:
+    totals: dict[str, tuple[int, int]] = {}
+    for member in members:
+        name = _group(member.entry.archive_path)
+        raw, packed = totals.get(name, (0, 0))
+        totals[name] = (raw + member.entry.size, packed + member.compressed)
+    ranked = sorted(totals.items(), key=lambda item: (-item[1][0], item[0]))
+    return tuple(EntrySize(name, raw, packed) for name, (raw, packed) in ranked[:LARGEST_GROUPS])

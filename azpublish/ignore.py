@@ -1,0 +1,673 @@
+"""The filter stage: which files of a function app go into the package, and which rule decided.
+
+This module is the single source of truth for packaging, ``--list-included-files`` and
+``--list-ignored-files``.
+
+Rules, in the order git would see them (the last matching one wins):
+
+1. defaults (``__pycache__/``, ``*.pyc``, ``.venv/``, ...), as if they were the first lines of
+   ``.funcignore``, so a ``!`` line can re-include them;
+2. the lines of the root's ``.funcignore``, with git's ``.gitignore`` semantics exactly (what
+   ``git check-ignore`` decides). Only the root's file is read: like ``func``, nested
+   ``.funcignore`` files are not;
+3. forced rules, which nothing can re-include: the caller's ``extra_excludes``, then the
+   "always" rules (``.git/``, ``.vscode/``, the root's ``local.settings.json`` and
+   ``.funcignore``). Any folder holding ``pyvenv.cfg`` (a virtual environment, whatever its
+   name) is forced out too.
+
+As in git, an excluded folder is not entered, so nothing below it can be re-included.
+
+Symbolic links are followed when they resolve inside the root (a link to a folder is walked as
+that folder's contents, and matched as a folder). Links pointing outside the root, broken links
+and loops are refused, unless a rule excludes the link first: excluded paths are never
+examined. A link cannot smuggle in what a forced rule excludes (``local.settings.json``,
+``.git/``, a virtual environment).
+
+Patterns are translated by ``pathspec``; git's own behaviour is restored on top of it, as the
+git-parity tests check: each path is tested itself while walking (pathspec's regexes also match
+what lies below a matched path), git's line reading and trailing-space trimming are applied,
+matching is on UTF-8 bytes, bracket expressions never match "/", and a few ``**`` spellings are
+read as git reads them. Bracket syntax pathspec cannot express as git does (POSIX classes such
+as ``[[:alpha:]]``, a backslash or a "/" inside ``[...]``, reversed ranges) is refused with an
+error rather than matched differently.
+"""
+
+from __future__ import annotations
+
+import errno
+import gc
+import os
+import re
+import stat
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pathspec import GitIgnoreSpec
+from pathspec.patterns.gitignore import GitIgnorePatternError
+
+from azpublish.errors import ProjectError, UnsafePathError
+
+__all__ = [
+    "ALWAYS_RULES",
+    "DEFAULT_RULES",
+    "FUNCIGNORE",
+    "VENV_RULE",
+    "FileEntry",
+    "Ignored",
+    "Rule",
+    "Selection",
+    "parse_funcignore",
+    "read_funcignore",
+    "select_files",
+]
+
+FUNCIGNORE = ".funcignore"
+
+
+@dataclass(frozen=True)
+class Rule:
+    source: str  # ".funcignore", "default", "always", or a label like "--build remote"
+    line: int | None  # line number in .funcignore, else None
+    pattern: str  # as written, after git's trailing-space trimming
+
+    def describe(self) -> str:
+        where = self.source if self.line is None else f"{self.source}:{self.line}"
+        return f"{where}: {self.pattern}"
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    archive_path: str  # posix path relative to root, e.g. "HttpTrigger/__init__.py"
+    source: Path  # the file to read (for a symlink: the resolved target inside root)
+    size: int
+    executable: bool  # any exec bit set on the source file
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    path: str  # posix, relative; a wholly excluded directory is reported once, ending in "/"
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class Selection:
+    included: tuple[FileEntry, ...]  # sorted by archive_path
+    ignored: tuple[Ignored, ...]  # sorted by path
+
+
+ALWAYS_RULES: tuple[Rule, ...] = tuple(
+    Rule("always", None, pattern)
+    for pattern in (".git/", ".vscode/", "/local.settings.json", f"/{FUNCIGNORE}")
+)
+DEFAULT_RULES: tuple[Rule, ...] = tuple(
+    Rule("default", None, pattern)
+    for pattern in ("__pycache__/", "*.pyc", ".venv/", ".env", ".pytest_cache/", ".mypy_cache/")
+)
+VENV_MARKER = "pyvenv.cfg"
+VENV_RULE = Rule("always", None, f"<folder holding {VENV_MARKER}>/")
+
+
+# --- reading .funcignore (git's dir.c: add_patterns_from_buffer, trim_trailing_spaces) -------
+
+
+def read_funcignore(root: Path) -> tuple[Rule, ...]:
+    """The rules of ``root/.funcignore``; none when the file does not exist."""
+    path = root / FUNCIGNORE
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return ()
+    except OSError as exc:
+        raise ProjectError(f"cannot read it: {exc.strerror or exc}", where=str(path),
+                           fix="make .funcignore a readable file") from exc
+    if data.startswith(b"\xef\xbb\xbf"):  # git skips a UTF-8 byte order mark
+        data = data[3:]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProjectError(f"not UTF-8 text (invalid byte at offset {exc.start})",
+                           where=str(path), fix="save .funcignore with UTF-8 encoding") from exc
+    return parse_funcignore(text)
+
+
+def parse_funcignore(text: str) -> tuple[Rule, ...]:
+    """One rule per pattern line, numbered from 1; comments and blank lines yield none."""
+    rules = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line or line.startswith("#"):
+            continue
+        pattern = _trim_trailing_spaces(line.removesuffix("\r"))
+        if pattern:
+            rules.append(Rule(FUNCIGNORE, number, pattern))
+    return tuple(rules)
+
+
+def _trim_trailing_spaces(line: str) -> str:
+    """Drop trailing spaces (only ' ', as git does) unless escaped with a backslash."""
+    last_space: int | None = None
+    index = 0
+    while index < len(line):
+        char = line[index]
+        if char == " ":
+            if last_space is None:
+                last_space = index
+        elif char == "\\":
+            index += 1
+            if index == len(line):
+                return line  # a lone trailing backslash: git leaves the line alone
+            last_space = None
+        else:
+            last_space = None
+        index += 1
+    return line if last_space is None else line[:last_space]
+
+
+# --- compiling rules ------------------------------------------------------------------------
+
+# Shapes of the regexes pathspec (>= 1.1) builds; see pathspec/patterns/gitignore/spec.py.
+_ANY_DEPTH = "^(?:.+/)?"  # the pattern may start in any folder
+_TAIL_PATH = "(?:(?P<ps_d>/)|$)"  # the path itself, or (with ps_d) anything below it
+_TAIL_DIR = "(?P<ps_d>/)"  # directory-only pattern: anything below a matching folder
+_MATCH_ALL = "."
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    regex: str  # matches "path" (file) or "path/" (folder) itself, never what lies below
+    negated: bool
+    on_basename: bool  # a pattern without an inner slash: matched against the name alone
+
+
+def _compile(rule: Rule) -> _Compiled | None:
+    """The regex that decides whether ``rule`` matches a path; None if it can match nothing."""
+    written = _bytes_view(rule.pattern)
+    brackets = list(_bracket_contents(written))
+    if None in brackets:
+        return None  # an unclosed "[": git never matches such a pattern
+    _refuse_unsupported_brackets(rule, brackets)
+    parts = [part for text in _spell_out_star_quirk(written)
+             if (part := _translate(rule, _gitignore_text(text))) is not None]
+    if len(parts) <= 1:
+        return parts[0] if parts else None
+    return _Compiled("|".join(f"(?:{part.regex})" for part in parts), parts[0].negated, False)
+
+
+def _translate(rule: Rule, text: str) -> _Compiled | None:
+    """pathspec's translation of one pattern, adapted to be tested on each path itself."""
+    try:
+        with warnings.catch_warnings():
+            # "[[]" and "[a&&b]" make re warn about future set syntax; both are plain
+            # characters today, as they are for git.
+            warnings.simplefilter("ignore", FutureWarning)
+            spec = GitIgnoreSpec.from_lines([text], backend="simple")
+    except GitIgnorePatternError:
+        return None  # "!" alone, a trailing lone "\": git never matches these either
+    except re.error as exc:
+        raise ProjectError(f"pattern {rule.pattern!r} has an invalid [...] range ({exc})",
+                           where=_where(rule),
+                           fix="write character ranges low to high, e.g. [a-z]") from exc
+    pattern = spec.patterns[0]
+    if pattern.include is None or pattern.regex is None:
+        return None  # blank or comment
+    regex = _brackets_never_match_slash(str(pattern.regex.pattern))
+    on_basename = regex.startswith(_ANY_DEPTH) and "/" not in _core(text)
+    if on_basename:
+        regex = "^" + regex[len(_ANY_DEPTH):]
+    return _Compiled(_path_itself(regex, rule), not pattern.include, on_basename)
+
+
+def _spell_out_star_quirk(text: str) -> list[str]:
+    """Ordinary patterns equivalent, together, to ``text`` as git matches it.
+
+    In a pattern with a slash, git compares the literal start first and then matches the rest
+    as if it began the pattern; so in "a**/b" the "**/" matches zero or more folders *right
+    after "a"*: "ab", "a/b" and "ax/y/b" all match. Spelled out: "/ab" and "/a*/**/b".
+    """
+    negation = "!" if text.startswith("!") else ""
+    body = text[len(negation):]
+    slash = "/" if body.endswith("/") else ""
+    core = body[:len(body) - len(slash)]
+    if "/" not in core:
+        return [text]  # matched against the name alone: no literal start is cut off
+    core = core.removeprefix("/")
+    literal = next((i for i, char in enumerate(core) if char in "*?[\\"), len(core))
+    stars = len(core) - literal - len(core[literal:].lstrip("*"))
+    prefix, rest = core[:literal], core[literal + stars:]
+    if not prefix or prefix.endswith("/") or stars < 2 or rest[:1] not in ("", "/"):
+        return [text]
+    head = f"{negation}/{prefix}"
+    if not rest:  # "a**": "a" followed by anything, slashes included
+        return [f"{head}*{slash}", f"{head}*/**{slash}"]
+    return [*_spell_out_star_quirk(f"{head}{rest[1:]}{slash}"), f"{head}*/**{rest}{slash}"]
+
+
+def _bytes_view(text: str) -> str:
+    """One character per UTF-8 byte: git matches bytes, so "?" or "[...]" must see bytes too."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "surrogateescape").decode("latin-1")
+
+
+def _gitignore_text(pattern: str) -> str:
+    """Adapt a git pattern to pathspec, which parses a few edge cases differently from git."""
+    negation = "!" if pattern.startswith("!") else ""
+    segments = pattern[len(negation):].split("/")
+    # git: a whole segment of two or more stars is "**"; pathspec only knows exactly two.
+    pattern = negation + "/".join("**" if len(s) > 2 and not s.strip("*") else s
+                                  for s in segments)
+    if pattern.endswith("/**/") and pattern.removeprefix("!") not in ("/**/", "**/"):
+        # git: "dir/**/" matches folders below dir, not dir itself; pathspec folds it into
+        # "dir/", which would also exclude the files directly in dir.
+        pattern += "*/"
+    last = pattern[-1:]
+    if last.isspace() and last != " ":
+        # pathspec strips every trailing whitespace character; git strips only spaces.
+        backslashes = len(pattern[:-1]) - len(pattern[:-1].rstrip("\\"))
+        head = pattern[:-2] if backslashes % 2 else pattern[:-1]
+        pattern = f"{head}[{last}]"
+    return pattern
+
+
+def _core(text: str) -> str:
+    """The pattern without its negation, its trailing slash and leading "**/" folders."""
+    core = text[1:] if text.startswith("!") else text
+    core = core.removesuffix("/")
+    while core.startswith("**/"):
+        core = core[3:]
+    return core
+
+
+def _refuse_unsupported_brackets(rule: Rule, brackets: list[str | None]) -> None:
+    """Refuse bracket syntax that git understands but pathspec would translate differently."""
+    problems = (
+        ("\\", "a backslash inside [...]", "list the characters without escapes, e.g. [*?]"),
+        ("[:", "POSIX classes like [[:alpha:]]", "list the characters instead, e.g. [a-zA-Z]"),
+        ("/", "a '/' inside [...]", "move the '/' out of the brackets"),
+    )
+    for content in brackets:
+        for marker, what, fix in problems:
+            if content is not None and marker in content:
+                raise ProjectError(f"pattern {rule.pattern!r}: {what} is not supported",
+                                   where=_where(rule), fix=fix)
+
+
+def _bracket_contents(text: str) -> Iterable[str | None]:
+    """The inside of each [...] expression as git's wildmatch delimits it; None if unclosed.
+
+    As in git, the first character (after "!" or "^") is part of the set even if it is "]",
+    a backslash escapes the next character, and a set may run across a "/".
+    """
+    index = 0
+    while index < len(text):
+        if text[index] == "\\":
+            index += 2
+            continue
+        if text[index] == "[":
+            start = end = index + 1
+            if end < len(text) and text[end] in "!^":
+                end += 1
+            end += 2 if text[end:end + 1] == "\\" else 1
+            while end < len(text) and text[end] != "]":
+                end += 2 if text[end] == "\\" else 1
+            if end >= len(text):
+                yield None
+                return
+            yield text[start:end]
+            index = end
+        index += 1
+
+
+def _brackets_never_match_slash(regex: str) -> str:
+    """Prefix each pattern's [...] with (?!/): in git a bracket expression never matches "/"."""
+    out = []
+    index = 0
+    while index < len(regex):
+        char = regex[index]
+        if char == "\\":
+            out.append(regex[index:index + 2])
+            index += 2
+        elif char == "[" and not regex.startswith("[^/]", index):  # pathspec's own "*"
+            end = index + 1
+            if regex[end] == "^":
+                end += 1
+            if regex[end] == "]":
+                end += 1
+            end = regex.index("]", end)  # no backslash inside: refused beforehand
+            out.append("(?!/)" + regex[index:end + 1])
+            index = end + 1
+        else:
+            out.append(char)
+            index += 1
+    return "".join(out)
+
+
+def _path_itself(regex: str, rule: Rule) -> str:
+    """Rewrite pathspec's tail so that the regex matches a path itself, not its descendants.
+
+    Paths are tested as "path" for files and "path/" for folders. The pattern itself must end
+    on a name, not on that final "/" ("a/***" must not match the folder "a" as "a/" + "").
+    """
+    if regex == _MATCH_ALL:
+        return "^."
+    if regex.endswith(_TAIL_PATH):
+        body = regex[:-len(_TAIL_PATH)] + "(?<!/)/?\\Z"
+    elif regex.endswith(_TAIL_DIR):
+        body = regex[:-len(_TAIL_DIR)] + "(?<!/)/\\Z"
+    elif regex.endswith("/"):
+        body = regex + "."  # "dir/**": anything strictly below dir
+    else:  # pragma: no cover - only if pathspec changes how it builds regexes
+        raise AssertionError(f"unexpected pathspec regex {regex!r} for {rule.describe()}")
+    return body if body.startswith("^") else "^.*" + body
+
+
+def _where(rule: Rule) -> str:
+    return rule.source if rule.line is None else f"{rule.source}:{rule.line}"
+
+
+class _Matcher:
+    """Rules folded into one regex per kind (on the name, on the path), newest rule first.
+
+    With the newest rule first, one ``match`` finds the last rule that matches (git's "last
+    match wins"), and a path no rule matches costs a single failed match.
+    """
+
+    def __init__(self, rules: Iterable[Rule]) -> None:
+        on_name: list[tuple[int, str]] = []
+        on_path: list[tuple[int, str]] = []
+        # The verdict of each rule: the rule itself if it excludes, None if it re-includes;
+        # the extra None at the end is the verdict of index -1, "no rule matched".
+        self._verdicts: list[Rule | None] = []
+        for rule in rules:
+            compiled = _compile(rule)
+            if compiled is None:
+                continue
+            kind = on_name if compiled.on_basename else on_path
+            kind.append((len(self._verdicts), compiled.regex))
+            self._verdicts.append(None if compiled.negated else rule)
+        self._verdicts.append(None)
+        self._on_name, self._name_rules = _alternation(on_name)
+        self._on_path, self._path_rules = _alternation(on_path)
+        self._name_cache: dict[str, int] = {}  # names repeat a lot (__init__.py, ...)
+
+    def exclusion(self, path: str, name: str) -> Rule | None:
+        """The rule excluding ``path`` (ending in "/" for a folder), None if it is included."""
+        index = self._name_cache.get(name)
+        if index is None:
+            index = _last_match(self._on_name, self._name_rules, _bytes_view(name))
+            self._name_cache[name] = index
+        if self._on_path is not None:
+            match = self._on_path.match(path if path.isascii() else _bytes_view(path))
+            if match is not None:
+                index = max(index, self._path_rules[match.lastindex or 0])
+        return self._verdicts[index]
+
+
+def _alternation(rules: list[tuple[int, str]]) -> tuple[re.Pattern[str] | None, list[int]]:
+    """One regex trying the newest rule first, and the rule index of each of its groups."""
+    if not rules:
+        return None, [-1]
+    newest_first = rules[::-1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        regex = re.compile("|".join(f"({body})" for _, body in newest_first), re.DOTALL)
+    return regex, [-1, *(index for index, _ in newest_first)]
+
+
+def _last_match(regex: re.Pattern[str] | None, rule_of_group: list[int], text: str) -> int:
+    # Each alternative is one group and holds none of its own (pathspec's are non-capturing).
+    match = regex.match(text) if regex is not None else None
+    return -1 if match is None else rule_of_group[match.lastindex or 0]
+
+
+# --- walking --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Folder:
+    real: Path  # the folder on disk (symlinks resolved)
+    prefix: str  # its archive path with a trailing "/", "" for the root
+    real_prefix: str  # its real path relative to the root, likewise
+    chain: frozenset[str]  # real folders from the root down to here, to detect link loops
+
+    @property
+    def linked(self) -> bool:
+        return self.prefix != self.real_prefix
+
+
+class _Walker:
+    def __init__(self, root: Path, rules: _Matcher, forced: _Matcher) -> None:
+        self._root = root
+        self._root_prefix = str(root).rstrip(os.sep) + os.sep  # "/" stays "/"
+        self._rules = rules  # every rule, the forced ones last so that they always win
+        self._forced = forced  # the forced rules alone, for where linked files really are
+        self.included: list[FileEntry] = []
+        self.ignored: list[Ignored] = []
+
+    def walk(self) -> None:
+        stack = [_Folder(self._root, "", "", frozenset((str(self._root),)))]
+        while stack:
+            folder = stack.pop()
+            entries = self._list(folder)
+            if folder.prefix and any(e.name == VENV_MARKER and e.is_file() for e in entries):
+                self.ignored.append(Ignored(folder.prefix, VENV_RULE))
+            else:
+                self._visit_entries(folder, entries, stack)
+
+    def _visit_entries(self, folder: _Folder, entries: list[os.DirEntry[str]],
+                       stack: list[_Folder]) -> None:
+        # The hot loop (tens of thousands of entries): attribute lookups hoisted into locals.
+        exclusion = self._rules.exclusion
+        forced = self._forced.exclusion if folder.linked else None
+        prefix, real_prefix, real = folder.prefix, folder.real_prefix, folder.real
+        ignored, included = self.ignored.append, self.included.append
+        for entry in entries:
+            if entry.is_symlink():
+                self._visit_link(folder, entry, stack)
+                continue
+            name = entry.name
+            is_dir = entry.is_dir(follow_symlinks=False)
+            key = name + "/" if is_dir else name
+            path = prefix + key
+            rule = exclusion(path, key)
+            if rule is None and forced is not None:
+                # Inside a linked folder: forced rules also apply where the file really is.
+                rule = forced(real_prefix + key, key)
+            if rule is not None:
+                ignored(Ignored(path, rule))
+            elif is_dir:
+                stack.append(_Folder(real / name, path, real_prefix + key,
+                                     folder.chain | {entry.path}))
+            elif entry.is_file(follow_symlinks=False):  # known from the listing, no syscall
+                info = entry.stat(follow_symlinks=False)
+                if _SAFE_PATH.fullmatch(path) is None or not path.isascii():
+                    _check_archive_path(path)
+                included(FileEntry(path, _child(real, name), info.st_size,
+                                   info.st_mode & 0o111 != 0))
+            else:
+                self._add_file(path, _child(real, name), entry.stat(follow_symlinks=False))
+
+    def _list(self, folder: _Folder) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(folder.real) as entries:
+                return list(entries)
+        except OSError as exc:
+            raise ProjectError(f"cannot read this folder: {exc.strerror or exc}",
+                               where=folder.prefix or ".",
+                               fix="make it readable, or exclude it in .funcignore") from exc
+
+    def _visit_link(self, folder: _Folder, entry: os.DirEntry[str],
+                    stack: list[_Folder]) -> None:
+        try:
+            is_dir = entry.is_dir()  # follows the link
+        except OSError:  # a loop; a broken link is simply not a folder
+            is_dir = False
+        key = entry.name + "/" if is_dir else entry.name
+        path = folder.prefix + key
+        rule = self._rules.exclusion(path, key)
+        if rule is None and folder.linked:
+            rule = self._forced.exclusion(folder.real_prefix + key, key)
+        if rule is not None:  # excluded links are never resolved: they may point anywhere
+            self.ignored.append(Ignored(path, rule))
+            return
+        archive_path = folder.prefix + entry.name
+        target = self._resolve(entry.path, archive_path)
+        if is_dir and target in folder.chain:
+            raise UnsafePathError(f"symbolic link loop: it points to {target}, a folder that "
+                                  "contains the link", where=archive_path,
+                                  fix="remove the link, or exclude it in .funcignore")
+        real_path = Path(target).relative_to(self._root).as_posix()
+        rule = self._forced_on_target(real_path, is_dir)
+        if rule is not None:
+            self.ignored.append(Ignored(path, rule))
+        elif is_dir:
+            stack.append(_Folder(Path(target), path, real_path + "/", folder.chain | {target}))
+        else:
+            source = Path(target)
+            self._add_file(archive_path, source, source.stat())
+
+    def _resolve(self, link: str, archive_path: str) -> str:
+        """The link's final target, which must exist and lie inside the root."""
+        try:
+            target = os.path.realpath(link, strict=True)
+        except OSError as exc:
+            pointee = _readlink(link)
+            if exc.errno == errno.ELOOP:
+                what = f"symbolic link loop (it points to {pointee})"
+            else:
+                what = f"broken symbolic link: its target {pointee} does not exist"
+            raise UnsafePathError(what, where=archive_path,
+                                  fix="fix or remove the link, or exclude it in .funcignore",
+                                  ) from exc
+        if target != str(self._root) and not target.startswith(self._root_prefix):
+            raise UnsafePathError(f"symbolic link points outside the project, to {target}",
+                                  where=archive_path,
+                                  fix="copy what it points to into the project, or exclude "
+                                      "the link in .funcignore")
+        return target
+
+    def _forced_on_target(self, real_path: str, is_dir: bool) -> Rule | None:
+        """An always-rule (or venv) excluding the link's target or a folder above it."""
+        parts = real_path.split("/")
+        folder = ""
+        for name in parts[:-1]:
+            folder += name + "/"
+            rule = self._forced.exclusion(folder, name + "/")
+            if rule is not None:
+                return rule
+            if (self._root / folder / VENV_MARKER).is_file():
+                return VENV_RULE
+        name = parts[-1] + ("/" if is_dir else "")
+        return self._forced.exclusion(folder + name, name)
+
+    def _add_file(self, archive_path: str, source: Path, info: os.stat_result) -> None:
+        if not stat.S_ISREG(info.st_mode):
+            raise ProjectError(f"a {_kind(info.st_mode)} cannot be packaged", where=archive_path,
+                               fix=f"exclude it: add {archive_path!r} to .funcignore")
+        if _SAFE_PATH.fullmatch(archive_path) is None or not archive_path.isascii():
+            _check_archive_path(archive_path)
+        self.included.append(FileEntry(archive_path, source, info.st_size,
+                                       bool(info.st_mode & 0o111)))
+
+
+# ``folder / name`` for a plain name from os.scandir. On Python 3.10/3.11 ``/`` re-parses every
+# part (~4 us, a fifth of the time budget per file); pathlib's own glob uses a private shortcut
+# that only appends the name, taken when this Python has it.
+_child: Callable[[Path, str], Path] = getattr(Path, "_make_child_relpath", Path.joinpath)
+
+
+def _readlink(link: str) -> str:
+    try:
+        return str(Path(link).readlink())
+    except OSError:
+        return "?"
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "named pipe (fifo)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device file"
+    return "special file"
+
+
+# Components separated by single slashes, none of them "." or "..", no backslash, no NUL.
+_SAFE_PATH = re.compile(r"(?:(?!\.\.?/)[^/\\\0]+/)*(?!\.\.?\Z)[^/\\\0]+")
+
+
+def _check_archive_path(path: str) -> None:
+    """Refuse names that could escape the archive or that a zip cannot carry faithfully."""
+    safe = _SAFE_PATH.fullmatch(path) is not None
+    if safe and (path.isascii() or _is_utf8(path)):
+        return
+    if safe:
+        problem = "is not valid UTF-8"
+    elif "\\" in path:
+        problem = "contains a backslash, which unzips as a folder separator on Windows"
+    elif "\0" in path:
+        problem = "contains a NUL character"
+    else:
+        problem = "is absolute, or has an empty, '.' or '..' component"
+    raise UnsafePathError(f"unsafe file name: it {problem}", where=repr(path),
+                          fix="rename the file, or exclude it in .funcignore")
+
+
+def _is_utf8(path: str) -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in a name arrive as lone surrogates
+        return False
+    return True
+
+
+# --- the stage ------------------------------------------------------------------------------
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The walk allocates a few acyclic objects per file; the cyclic collector would rescan
+    the ever longer lists of them again and again (a fifth of the run time on 100,000 files).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def select_files(root: Path, *, extra_excludes: Sequence[tuple[str, str]] = ()) -> Selection:
+    """Walk ``root`` and split it into what is packaged and what is not (with the rule why).
+
+    ``extra_excludes`` are ``(pattern, label)`` pairs that always apply and cannot be
+    re-included, e.g. ``(".python_packages/", "--build remote")``.
+
+    Raises ``ProjectError`` for an unreadable ``.funcignore`` or folder, a pattern that cannot
+    be honoured, or a special file (fifo, socket, device) that no rule excludes, and
+    ``UnsafePathError`` for a link leaving the root, a broken link, a loop, or a name no zip
+    should carry (a backslash, not UTF-8).
+    """
+    try:
+        real_root = root.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise ProjectError("no such folder", where=str(root),
+                           fix="pass the function app's folder") from exc
+    if not real_root.is_dir():
+        raise ProjectError("not a folder", where=str(root), fix="pass the function app's folder")
+    if any(pattern.startswith("!") for pattern, _ in extra_excludes):
+        raise ValueError(f"extra_excludes only exclude; got {extra_excludes!r}")
+    # Forced rules come last: git's "last match wins" then makes them impossible to re-include.
+    forced = (*(Rule(label, None, pattern) for pattern, label in extra_excludes), *ALWAYS_RULES)
+    rules = _Matcher((*DEFAULT_RULES, *read_funcignore(real_root), *forced))
+    walker = _Walker(real_root, rules, _Matcher(forced))
+    with _cyclic_gc_paused():
+        walker.walk()
+    return Selection(
+        included=tuple(sorted(walker.included, key=lambda entry: entry.archive_path)),
+        ignored=tuple(sorted(walker.ignored, key=lambda ignored: ignored.path)),
+    )

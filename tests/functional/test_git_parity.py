@@ -1,0 +1,212 @@
+"""select_files against git itself: same files kept, same rule named for each exclusion.
+
+git sees the same rules azpublish applies: the defaults first, then the .funcignore, then the
+always-rules last (where "last match wins" makes them impossible to re-include). Both the kept
+set (``git ls-files --others``) and, for every excluded path, the deciding rule
+(``git check-ignore -v``) must agree.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from azpublish.errors import ProjectError
+from azpublish.ignore import ALWAYS_RULES, DEFAULT_RULES, FUNCIGNORE, Rule, Selection, select_files
+
+pytestmark = pytest.mark.skipif(
+    subprocess.run(["git", "--version"], capture_output=True).returncode != 0,
+    reason="git is not installed",
+)
+
+BOM = "\ufeff"
+
+
+def _git(tree: Path, *args: str, stdin: bytes | None = None) -> bytes:
+    isolated = {**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull,
+                "HOME": str(tree), "XDG_CONFIG_HOME": str(tree)}
+    done = subprocess.run(["git", "-C", str(tree), *args], input=stdin, capture_output=True,
+                          env=isolated, check=False)
+    # check-ignore exits 1 when nothing matched; anything else non-zero is a real failure.
+    assert done.returncode in (0, 1), done.stderr.decode()
+    return done.stdout
+
+
+def _make_tree(root: Path, files: Iterable[str]) -> None:
+    for relative in files:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+    _git(root, "init", "-q")
+
+
+def _rules_file(root: Path, name: str, lines: Iterable[str]) -> Path:
+    path = root / ".git" / name
+    path.write_text("".join(f"{line}\n" for line in lines))
+    return path
+
+
+def _compare_with_git(root: Path, funcignore: str) -> None:
+    (root / FUNCIGNORE).write_bytes(funcignore.encode())
+    try:
+        selection = select_files(root)
+    except ProjectError as refused:
+        # Bracket syntax pathspec cannot express as git does is refused, never guessed.
+        assert "is not supported" in refused.what
+        return
+    defaults = _rules_file(root, "defaults", (rule.pattern for rule in DEFAULT_RULES))
+    always = _rules_file(root, "always", (rule.pattern for rule in ALWAYS_RULES))
+    user = root / ".git" / "funcignore"
+    user.write_bytes(funcignore.encode())
+
+    listed = _git(root, "ls-files", "-z", "--others", f"--exclude-from={defaults}",
+                  f"--exclude-from={user}", f"--exclude-from={always}")
+    git_kept = {path for path in listed.decode().split("\0") if path}
+    ours = {entry.archive_path for entry in selection.included}
+    assert ours == git_kept, f"only ours: {ours - git_kept}, only git: {git_kept - ours}"
+
+    _compare_attribution(root, funcignore, selection)
+
+
+def _compare_attribution(root: Path, funcignore: str, selection: Selection) -> None:
+    """git check-ignore -v, given the three rule lists as one file, names the same rules."""
+    body = funcignore.removeprefix(BOM)
+    if body and not body.endswith("\n"):
+        body += "\n"
+    user_lines = body.count("\n")
+    combined = root / ".git" / "combined"
+    combined.write_bytes(("".join(f"{rule.pattern}\n" for rule in DEFAULT_RULES) + body
+                          + "".join(f"{rule.pattern}\n" for rule in ALWAYS_RULES)).encode())
+    if not selection.ignored:
+        return
+    paths = [ignored.path.removesuffix("/") for ignored in selection.ignored]
+    out = _git(root, "-c", f"core.excludesFile={combined}", "check-ignore", "--no-index",
+               "-v", "-n", "-z", "--stdin", stdin="\0".join(paths).encode() + b"\0")
+    fields = out.decode().split("\0")
+    records = [fields[i:i + 4] for i in range(0, len(fields) - 1, 4)]
+    assert len(records) == len(paths)
+    for ignored, (_source, line, pattern, path) in zip(selection.ignored, records, strict=True):
+        assert path == ignored.path.removesuffix("/")
+        assert line, f"git does not ignore {path!r}, we do ({ignored.rule.describe()})"
+        assert ignored.rule == _rule_at(int(line), user_lines, pattern), path
+
+
+def _rule_at(line: int, user_lines: int, git_pattern: str) -> Rule:
+    if line <= len(DEFAULT_RULES):
+        return DEFAULT_RULES[line - 1]
+    if line <= len(DEFAULT_RULES) + user_lines:
+        return Rule(FUNCIGNORE, line - len(DEFAULT_RULES), git_pattern)
+    return ALWAYS_RULES[line - len(DEFAULT_RULES) - user_lines - 1]
+
+
+# --- a fixed corpus of tricky cases ----------------------------------------------------------
+
+TREE = [
+    "app.py", "a.txt", "b.txt", "docs/readme.md", "docs/x.txt", "dir/a.txt", "dir/sub/b.txt",
+    "dir/keep.txt", "foo/f", "foo/sub/g", "foo/sub/deep/h", "x/foo/y", "build/out.bin",
+    "src/build/out.bin", "a b", "a ", "#hash", "!bang", "t\tx", "[x]", "q/x", "y/x/z",
+    "__pycache__/m.pyc", "pkg/__pycache__/m.pyc", "pkg/m.pyc", ".env", "sub/.env",
+    ".venv/lib/x.py", "data/raw/1.csv", "data/raw/keep.csv", "data/raw/deep/2.csv",
+    "logs/a.log", "logs/keep/b.log", "a/b", "a/x/b", "a/x/y/b", "ab/c", "-", "*", "?q",
+    "local.settings.json", "sub/local.settings.json", ".vscode/settings.json",
+    "nested/.vscode/x", "nested/.funcignore", "d1/d2/d3/file.py", "caf\u00e9.txt", "tab\t",
+]
+
+CORPUS = [
+    "", "*.txt\n!dir/\n", "*.txt\ndir/\n!dir/\n", "foo/**/\n", "foo/**\n", "foo/**/\n!foo/sub/g\n",
+    "foo/**/\n!foo/f\n", "/build\n", "build/\n", "**/build\n", "**/build/**\n", "a/**/b\n",
+    "a/*/b\n", "a/**/x/**/b\n", "**\n!*.py\n", "*\n!*/\n!*.py\n", "*\n!/docs\n", "*\n!/docs/\n",
+    "\\#hash\n", "#hash\n", "\\!bang\n", "!bang\n", "a\\ \n", "a \n", "a\\  \n", "a  \\  \n",
+    "t\tx\n", "t\\\tx\n", "[!a]*\n", "[^a]*\n", "[[]x]\n", "[]]\n", "[!]]\n", "?\n", "??\n",
+    "\\*\n", "\\?q\n", "!__pycache__/\n", "!*.pyc\n", "!.venv/\n", "!.env\n", "!.env\n.env\n",
+    "!local.settings.json\n", "!/local.settings.json\n", "!.vscode/\n", "!.funcignore\n",
+    "#comment\n\n   \n\t\n", "*.txt\r\n!dir/a.txt\r\n", "*.txt\r\n\r\n!b.txt", "*.txt\n!b.txt",
+    "data/raw/**\n!data/raw/keep.csv\n", "data/raw/*\n!data/raw/keep.csv\n",
+    "data/raw/\n!data/raw/keep.csv\n", "logs/\n!logs/keep/\n", "logs/*\n!logs/keep/\n",
+    "**/keep\n", "x/\n", "/x\n", "x\n", "x/*\n", "*/\n", "**/\n", "/**/\n", "*/**\n", "**/*\n",
+    "**/foo/**\n", "a**\n", "**a\n", "a?\n", "[a-c]\n", "[a-c]*/\n", "!\n", "\\\n", "a\\\n", "/\n",
+    "//\n", "[\n", "a[\n", "d*/\n", "d1/**/file.py\n", "d1/**/d3\n", "/d1/d2\n", "d2\n", "d2/\n",
+    "d1/d2/d3/\n!d1/d2/d3/file.py\n", "*.py\n!d1/**\n", f"{BOM}*.txt\n", "caf\u00e9*\n",
+    "*.TXT\n", "-\n", "\\-\n", "a/b/\n", "a//b\n", "!*\n", "*\n!*\n", "/*\n!/dir\n",
+    "*.txt\n!*.txt\n*.txt\n", "  a.txt\n", " \n", "sub/\n!sub/.env\n", "y/**/z\n",
+    "y[!q]x/z\n", "y?x/z\n", "y*x/z\n", "tab\t\n", "tab\\\t\n", "tab \t\n",
+    "a**/b\n", "/a**\n!a/x/\n", "d1**/file.py\n", "/a**/**/b\n", "a/***\n", "/***\n!**/\n",
+    "*[/[ab]/\n", "[\t\n", "caf?.txt\n", "caf??.txt\n", "caf[\u00e9].txt\n", "[!a-]\n",
+]
+
+
+@pytest.fixture(scope="module")
+def corpus_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("corpus")
+    _make_tree(root, TREE)
+    return root
+
+
+@pytest.mark.parametrize("funcignore", CORPUS, ids=repr)
+def test_corpus_matches_git(corpus_tree: Path, funcignore: str) -> None:
+    _compare_with_git(corpus_tree, funcignore)
+
+
+# --- generated trees and .funcignore files --------------------------------------------------
+
+NAMES = ["a", "b", "c.txt", "d.py", "ab", "a b", "#x", "!x", "x ", "[x]", "e.pyc",
+         "__pycache__", ".env", "f.log", "A", "build", "sub", "t\tx", "*", "?", "]", "\u00e9"]
+SEGMENTS = ["a", "b", "c.txt", "*", "**", "?", "*.txt", "a*", "*b", "[ab]", "[!a]", "[a-c]*",
+            "\\#x", "#x", "\\!x", "!x", "a\\ b", "a b", "x ", "\\[x]", "[[]x]", "__pycache__",
+            "*.pyc", ".env", "build", "sub", "A", "t\tx", "e.*", "**a", "a**", "\\*", "?.py",
+            "***", "[]a]", "[^a]", "[!]a]", "[a-]", "]", "\\[", "[\u00e9]", "?\u00e9"]
+SPECIAL_LINES = ["", "#comment", "   ", "!", "\\", "/", "*", "**", "**/", "/**/", "!*/",
+                 "a/**/", "**/b/**", "*/", "!**/"]
+
+
+@st.composite
+def trees(draw: st.DrawFn) -> list[str]:
+    paths = draw(st.lists(st.lists(st.sampled_from(NAMES), min_size=1, max_size=3),
+                          min_size=1, max_size=20))
+    files: set[str] = set()
+    folders: set[str] = set()
+    for parts in paths:
+        path = "/".join(parts)
+        above = {"/".join(parts[:depth]) for depth in range(1, len(parts))}
+        if path in folders or path in files or above & files:
+            continue  # a name cannot be both a file and a folder
+        files.add(path)
+        folders |= above
+    return sorted(files)
+
+
+@st.composite
+def patterns(draw: st.DrawFn) -> str:
+    if draw(st.integers(0, 5)) == 0:
+        return draw(st.sampled_from(SPECIAL_LINES))
+    segments = draw(st.lists(st.sampled_from(SEGMENTS), min_size=1, max_size=3))
+    return "".join((
+        "!" if draw(st.booleans()) else "",
+        "/" if draw(st.integers(0, 3)) == 0 else "",
+        "/".join(segments),
+        "/" if draw(st.integers(0, 2)) == 0 else "",
+        draw(st.sampled_from(["", "", "", " ", "  ", "\\ ", "\t", " \\ "])),
+    ))
+
+
+@st.composite
+def funcignores(draw: st.DrawFn) -> str:
+    lines = draw(st.lists(patterns(), max_size=8))
+    newline = draw(st.sampled_from(["\n", "\r\n"]))
+    return newline.join(lines) + (newline if draw(st.booleans()) else "")
+
+
+@settings(max_examples=60, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(files=trees(), funcignore=funcignores())
+def test_generated_cases_match_git(tmp_path_factory: pytest.TempPathFactory, files: list[str],
+                                   funcignore: str) -> None:
+    root = tmp_path_factory.mktemp("parity")
+    _make_tree(root, files)
+    _compare_with_git(root, funcignore)

@@ -7,6 +7,7 @@ whose dynamic section and version needs are the linker's own work.
 
 from __future__ import annotations
 
+import os
 import shutil
 import struct
 import subprocess
@@ -96,7 +97,10 @@ def java_class() -> bytes:
 def require_tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        pytest.skip(f"{name} is not installed")
+        message = f"{name} is not installed"
+        if os.environ.get("CI", "").lower() == "true":  # .ci/run installs it
+            pytest.fail(f"{message}; .ci/run should have installed it")
+        pytest.skip(message)
     return path
 
 

@@ -5,6 +5,12 @@ exact CPython. Windows or macOS binaries, extension modules for another CPython,
 for another machine, for musl, or for a newer glibc all upload fine and then fail with
 ImportError at run time, so they are found here, before the upload.
 
+Each finding is an error (the build fails) or a warning (the file is packaged anyway). Errors are
+files CPython imports as extension modules, and the shared libraries those link against. Real
+packages also carry native helpers for other platforms that no import ever loads (debugpy's
+``attach_amd64.dll``, ``attach_x86_64.dylib`` and 32-bit ``attach_linux_x86.so``; pythonnet's
+.NET assemblies), and failing on those would block working apps, so they are warnings.
+
 Only files named like shared libraries are opened, and only their first bytes are read, unless
 they are ELF, whose headers pyelftools then reads (it seeks; it never loads the whole file).
 """
@@ -16,8 +22,8 @@ import re
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import BinaryIO
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, Literal
 
 from elftools.common.exceptions import ELFError
 from elftools.construct import ConstructError
@@ -30,6 +36,11 @@ from azpublish.errors import AuditError, UsageError
 FIX = ("rebuild the dependencies for the target with --build local or let the server build "
        "them with --build remote")
 MAX_LISTED_FILES = 20
+MAX_LISTED_WARNINGS = 10
+WARNING_REASON = ("not Python extension modules; never loaded by the Functions runtime unless "
+                  "your code loads them")
+
+Severity = Literal["error", "warning"]
 
 # Machine names as Python's multiarch triplets spell them, mapped to pyelftools' e_machine names.
 _ELF_MACHINES = {
@@ -70,6 +81,15 @@ _CPYTHON_SUFFIX = re.compile(
     r"(?:-(?P<platform>[^.]+))?\.(?:so|pyd)$"
 )
 _OTHER_PYTHON_SUFFIX = re.compile(r"^[^.]+\.(?P<tag>(?:pypy|graalpy)[^.]*)\.so$")
+# For severity only, and looser than the two above (any module name, any case): whatever is
+# named like an extension module is treated as one.
+_EXTENSION_MODULE_NAME = re.compile(
+    r"\.pyd$|\.(?:(?:cpython-|cp)\d+[a-z]*(?:-[^.]+)?|abi3|(?:pypy|graalpy)[^.]*)\.so$",
+    re.IGNORECASE)
+# libfoo.so.1: the sonames extension modules link against (auditwheel's vendored copies too).
+_VERSIONED_LIBRARY_NAME = re.compile(r"\.so(?:\.\d+)+$", re.IGNORECASE)
+# auditwheel and delvewheel put the libraries a package's extensions need in <package>.libs/.
+_VENDORED_LIBRARIES_FOLDER = ".libs"
 _GLIBC_VERSION = re.compile(r"^GLIBC_(\d+)\.(\d+)")
 _MUSL_LIBRARIES = ("libc.musl-", "ld-musl-")
 _SHT_DYNAMIC = 6
@@ -113,6 +133,14 @@ class Target:
 class Finding:
     path: str  # posix path relative to the audited folder
     problem: str
+    severity: Severity = "error"
+
+
+@dataclass(frozen=True)
+class _Problem:
+    text: str
+    # Built for another OS or machine, as opposed to another Python or libc, or unreadable.
+    foreign: bool = False
 
 
 def audit_tree(folder: Path, target: Target) -> tuple[Finding, ...]:
@@ -126,7 +154,9 @@ def audit_tree(folder: Path, target: Target) -> tuple[Finding, ...]:
     unreadable: list[OSError] = []
     for path in _candidates(folder, unreadable):
         relative = path.relative_to(folder).as_posix()
-        findings.extend(Finding(relative, problem) for problem in audit_file(path, target))
+        problems = _file_problems(path, target)
+        severity = _severity(relative, problems)
+        findings.extend(Finding(relative, problem.text, severity) for problem in problems)
     # A directory the walk cannot list may hide binaries; say so rather than pass it.
     findings.extend(
         Finding(Path(str(error.filename)).relative_to(folder).as_posix(),
@@ -137,24 +167,50 @@ def audit_tree(folder: Path, target: Target) -> tuple[Finding, ...]:
     return tuple(findings)
 
 
+def errors_of(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    return tuple(finding for finding in findings if finding.severity == "error")
+
+
+def warnings_of(findings: Sequence[Finding]) -> tuple[Finding, ...]:
+    return tuple(finding for finding in findings if finding.severity == "warning")
+
+
 def raise_for_findings(findings: Sequence[Finding], folder: Path, target: Target) -> None:
-    """Raise one ``AuditError`` naming the offending files, or return if there are none."""
-    if not findings:
+    """Raise one ``AuditError`` naming the files with errors, or return if there are none.
+
+    Warnings never raise; ``warning_summary`` describes them.
+    """
+    count, lines = _listing(errors_of(findings), MAX_LISTED_FILES)
+    if not count:
         return
-    problems: dict[str, list[str]] = {}
-    for finding in findings:
-        problems.setdefault(finding.path, []).append(finding.problem)
-    lines = [f"  {path}: {'; '.join(found)}"
-             for path, found in list(problems.items())[:MAX_LISTED_FILES]]
-    if len(problems) > MAX_LISTED_FILES:
-        lines.append(f"  ... and {len(problems) - MAX_LISTED_FILES} more")
-    files = "file" if len(problems) == 1 else "files"
+    files = "file" if count == 1 else "files"
     raise AuditError(
-        f"{len(problems)} {files} cannot load on the target ({target.describe()}):\n"
-        + "\n".join(lines),
+        f"{count} {files} cannot load on the target ({target.describe()}):\n" + "\n".join(lines),
         where=str(folder),
         fix=FIX,
     )
+
+
+def warning_summary(findings: Sequence[Finding], where: str, target: Target) -> str | None:
+    """One message naming the files with warnings and why they are packaged; None if none."""
+    count, lines = _listing(warnings_of(findings), MAX_LISTED_WARNINGS)
+    if not count:
+        return None
+    files, are = ("file", "is") if count == 1 else ("files", "are")
+    return (f"{count} {files} in {where} will not load natively on the target "
+            f"({target.describe()}) but {are} packaged anyway ({WARNING_REASON}):\n"
+            + "\n".join(lines))
+
+
+def _listing(findings: Sequence[Finding], limit: int) -> tuple[int, list[str]]:
+    """How many files the findings name, and a line for each of the first ``limit``."""
+    problems: dict[str, list[str]] = {}
+    for finding in findings:
+        problems.setdefault(finding.path, []).append(finding.problem)
+    lines = [f"  {path}: {'; '.join(found)}" for path, found in list(problems.items())[:limit]]
+    if len(problems) > limit:
+        lines.append(f"  ... and {len(problems) - limit} more")
+    return len(problems), lines
 
 
 def audit_file(path: Path, target: Target) -> list[str]:
@@ -163,6 +219,10 @@ def audit_file(path: Path, target: Target) -> list[str]:
     A Windows or macOS binary gets that one problem; anything else gets what its name says
     about the interpreter it was built for, then what its ELF headers say.
     """
+    return [problem.text for problem in _file_problems(path, target)]
+
+
+def _file_problems(path: Path, target: Target) -> list[_Problem]:
     if not path.is_file():
         return []  # a FIFO would block the read; a dangling link has nothing to load
     suffix = path.suffix.lower()
@@ -170,16 +230,31 @@ def audit_file(path: Path, target: Target) -> list[str]:
         with path.open("rb") as stream:
             head = stream.read(_HEAD_BYTES)
             if suffix in (".pyd", ".dll") or head.startswith(_PE_MAGIC):
-                return [_windows_problem(head, suffix)]
+                return [_Problem(_windows_problem(head, suffix), foreign=True)]
             macos = _macos_problem(head, path.name)
             if macos:
-                return [macos]
-            problems = _python_abi_problems(path.name, target)
+                return [_Problem(macos, foreign=True)]
+            problems = [_Problem(text) for text in _python_abi_problems(path.name, target)]
             if head.startswith(_ELF_MAGIC):
                 problems.extend(_elf_problems(stream, target))
             return problems
     except OSError as error:
-        return [f"cannot be read ({error.strerror or error})"]
+        return [_Problem(f"cannot be read ({error.strerror or error})")]
+
+
+def _severity(relative: str, problems: Sequence[_Problem]) -> Severity:
+    """Error for what an import loads, directly or as a dependency; warning for the rest."""
+    path = PurePosixPath(relative)
+    name = path.name.lower()
+    if (_EXTENSION_MODULE_NAME.search(name) or _VERSIONED_LIBRARY_NAME.search(name)
+            or any(part.endswith(_VENDORED_LIBRARIES_FOLDER) for part in path.parent.parts)):
+        return "error"
+    if name.endswith(".so"):
+        # CPython imports an untagged name.so as module "name": one built for another OS or
+        # machine fails either way and is some tool's helper, but an x86_64 ELF that needs a
+        # newer glibc or musl, or is broken, is most likely a module that would fail to import.
+        return "warning" if all(problem.foreign for problem in problems) else "error"
+    return "warning"  # .dll, .dylib: CPython on Linux never imports them
 
 
 def _candidates(folder: Path, unreadable: list[OSError]) -> Iterator[Path]:
@@ -263,25 +338,25 @@ def _python_abi_problems(name: str, target: Target) -> list[str]:
     return problems
 
 
-def _elf_problems(stream: BinaryIO, target: Target) -> list[str]:
+def _elf_problems(stream: BinaryIO, target: Target) -> list[_Problem]:
     try:
         elf = ELFFile(stream)
         machine = _ELF_MACHINE_NAMES.get(elf["e_machine"], str(elf["e_machine"]))
         bits = "" if elf.elfclass == 64 else f"{elf.elfclass}-bit "
         if machine != target.machine:
-            return [f"{bits}ELF for {machine}, target is {target.machine}"]
+            return [_Problem(f"{bits}ELF for {machine}, target is {target.machine}", foreign=True)]
         if bits:
-            return [f"{bits}ELF, target is 64-bit {target.machine}"]
+            return [_Problem(f"{bits}ELF, target is 64-bit {target.machine}", foreign=True)]
         needed, versions = _dynamic_dependencies(elf)
     except (ELFError, ConstructError, struct.error, ValueError, IndexError, KeyError) as error:
-        return [f"broken ELF file ({error})"]
+        return [_Problem(f"broken ELF file ({error})")]
     musl = [library for library in needed if library.startswith(_MUSL_LIBRARIES)]
     if musl:
-        return [f"built for musl libc (needs {musl[0]}), target has glibc"]
+        return [_Problem(f"built for musl libc (needs {musl[0]}), target has glibc")]
     glibc = max(filter(None, map(_glibc_version, versions)), default=None)
     if glibc and glibc > target.glibc:
-        return [f"needs GLIBC_{glibc[0]}.{glibc[1]}, "
-                f"target has {target.glibc[0]}.{target.glibc[1]}"]
+        return [_Problem(f"needs GLIBC_{glibc[0]}.{glibc[1]}, "
+                         f"target has {target.glibc[0]}.{target.glibc[1]}")]
     return []
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.build.audit import Target, audit_tree, raise_for_findings
+from azpublish.build.audit import Target, audit_tree, raise_for_findings, warning_summary
 from azpublish.errors import AuditError, ExitCode
 from tests import binaries
 
@@ -146,6 +146,76 @@ def test_objects_assembled_for_other_platforms(tmp_path: Path, triple: str,
                                                problem: str) -> None:
     binaries.assemble_object(tmp_path / "native.so", triple)
     assert [f.problem for f in audit_tree(tmp_path, Target(RUNNING))] == [problem]
+
+
+# --- severity on real-world shaped trees ----------------------------------------------------
+
+PYDEVD = "debugpy/_vendored/pydevd"
+
+
+def test_a_debugpy_shaped_tree_is_packaged_with_warnings(tmp_path: Path) -> None:
+    attach = tmp_path / PYDEVD / "pydevd_attach_to_process"
+    attach.mkdir(parents=True)
+    (attach / "attach_amd64.dll").write_bytes(binaries.pe_image())
+    binaries.assemble_object(attach / "attach_x86_64.dylib", "x86_64-apple-macos11")
+    binaries.assemble_object(attach / "attach_linux_x86.so", "i386-linux-gnu")
+    binaries.compile_shared_library(attach / "attach_linux_amd64.so",
+                                    "int attach(void) { return 0; }\n")
+    # debugpy's own extension module, built for the target: a real one from this venv.
+    speedups = module_file("yaml._yaml")
+    shutil.copy(speedups, tmp_path / PYDEVD / f"pydevd_cython.{RUNNING_TAG}-x86_64-linux-gnu.so")
+    target = Target(RUNNING)
+    findings = audit_tree(tmp_path, target)
+    assert [(f.path, f.problem, f.severity) for f in findings] == [
+        (f"{PYDEVD}/pydevd_attach_to_process/attach_amd64.dll",
+         "Windows PE binary (.dll, x86_64)", "warning"),
+        (f"{PYDEVD}/pydevd_attach_to_process/attach_linux_x86.so",
+         "32-bit ELF for i386, target is x86_64", "warning"),
+        (f"{PYDEVD}/pydevd_attach_to_process/attach_x86_64.dylib",
+         "macOS Mach-O binary for x86_64", "warning"),
+    ]
+    raise_for_findings(findings, tmp_path, target)
+    summary = warning_summary(findings, ".python_packages/", target)
+    assert summary is not None and summary.startswith("3 files in .python_packages/")
+    assert f"  {PYDEVD}/pydevd_attach_to_process/attach_linux_x86.so: 32-bit ELF" in summary
+
+
+def test_a_vendored_library_needing_a_newer_glibc_is_an_error(tmp_path: Path) -> None:
+    binaries.library_needing_glibc(tmp_path / "numpy.libs" / "libfoo-abc.so.1", "2.38")
+    target = Target(RUNNING)
+    findings = audit_tree(tmp_path, target)
+    assert [(f.path, f.problem, f.severity) for f in findings] == [
+        ("numpy.libs/libfoo-abc.so.1", "needs GLIBC_2.38, target has 2.36", "error")]
+    with pytest.raises(AuditError, match=r"1 file cannot load(.|\n)*numpy.libs/libfoo-abc.so.1"):
+        raise_for_findings(findings, tmp_path, target)
+
+
+@pytest.mark.parametrize("name", ["helper.so", "vendored.libs/libhelper.so"])
+def test_an_untagged_x86_64_library_needing_a_newer_glibc_is_an_error(tmp_path: Path,
+                                                                      name: str) -> None:
+    binaries.library_needing_glibc(tmp_path / name, "2.38")
+    findings = audit_tree(tmp_path, Target(RUNNING))
+    assert [(f.path, f.severity) for f in findings] == [(name, "error")]
+
+
+def test_an_untagged_musl_library_is_an_error(tmp_path: Path) -> None:
+    binaries.library_linked_to_musl(tmp_path / "helper.so")
+    assert [f.severity for f in audit_tree(tmp_path, Target(RUNNING))] == ["error"]
+
+
+@pytest.mark.parametrize(("name", "triple"), [
+    (f"_core.{RUNNING_TAG}-darwin.so", "arm64-apple-macos11"),
+    (f"_core.{RUNNING_TAG}-x86_64-linux-gnu.so", "aarch64-linux-gnu"),
+    ("_core.abi3.so", "i386-linux-gnu"),
+    ("libdep.so.2", "aarch64-linux-gnu"),
+])
+def test_modules_and_sonames_for_other_platforms_are_errors(tmp_path: Path, name: str,
+                                                            triple: str) -> None:
+    binaries.assemble_object(tmp_path / name, triple)
+    findings = audit_tree(tmp_path, Target(RUNNING))
+    assert findings and {f.severity for f in findings} == {"error"}
+    with pytest.raises(AuditError):
+        raise_for_findings(findings, tmp_path, Target(RUNNING))
 
 
 # --- the hand-made headers, as an independent tool sees them --------------------------------

@@ -9,7 +9,17 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from azpublish.build.audit import FIX, Finding, Target, audit_tree, raise_for_findings
+from azpublish.build.audit import (
+    FIX,
+    WARNING_REASON,
+    Finding,
+    Target,
+    audit_tree,
+    errors_of,
+    raise_for_findings,
+    warning_summary,
+    warnings_of,
+)
 from azpublish.errors import AuditError, ExitCode, UsageError
 from tests import binaries
 
@@ -295,3 +305,138 @@ def test_long_lists_are_cut_at_twenty_files(tmp_path: Path) -> None:
 def test_one_file_is_singular(tmp_path: Path) -> None:
     with pytest.raises(AuditError, match=r"1 file cannot load on the target"):
         raise_for_findings([Finding("x.dylib", "macOS")], tmp_path, PY311)
+
+
+# --- severity: what fails the build, what is only reported ----------------------------------
+
+DEBUGPY_ATTACH = "debugpy/_vendored/pydevd/pydevd_attach_to_process"
+
+
+def severities(tmp_path: Path) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+    for finding in audit_tree(tmp_path, PY311):
+        found.setdefault(finding.path, set()).add(finding.severity)
+    return found
+
+
+def test_finding_fields_keep_their_order_and_default_to_error() -> None:
+    assert Finding("a.pyd", "Windows") == Finding("a.pyd", "Windows", "error")
+    assert Finding("a.dll", "Windows", "warning").severity == "warning"
+
+
+def test_a_debugpy_tree_has_only_warnings_and_does_not_raise(tmp_path: Path) -> None:
+    write(tmp_path, f"{DEBUGPY_ATTACH}/attach_amd64.dll", binaries.pe_image())
+    write(tmp_path, f"{DEBUGPY_ATTACH}/attach_x86_64.dylib",
+          binaries.macho(binaries.CPU_TYPE_X86_64, filetype=binaries.MH_DYLIB))
+    write(tmp_path, f"{DEBUGPY_ATTACH}/attach_linux_x86.so",
+          binaries.elf_header(binaries.EM_386, bits=32))
+    write(tmp_path, f"{DEBUGPY_ATTACH}/attach_linux_amd64.so", X86_64_ELF)
+    write(tmp_path, "clr_loader/ffi/dlls/amd64/ClrLoader.dll", binaries.pe_image())
+    findings = audit_tree(tmp_path, PY311)
+    assert [(f.path, f.problem, f.severity) for f in findings] == [
+        ("clr_loader/ffi/dlls/amd64/ClrLoader.dll", "Windows PE binary (.dll, x86_64)",
+         "warning"),
+        (f"{DEBUGPY_ATTACH}/attach_amd64.dll", "Windows PE binary (.dll, x86_64)", "warning"),
+        (f"{DEBUGPY_ATTACH}/attach_linux_x86.so", "32-bit ELF for i386, target is x86_64",
+         "warning"),
+        (f"{DEBUGPY_ATTACH}/attach_x86_64.dylib", "macOS Mach-O binary for x86_64", "warning"),
+    ]
+    assert errors_of(findings) == ()
+    assert warnings_of(findings) == findings
+    raise_for_findings(findings, tmp_path, PY311)
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("pkg/_speedups.pyd", binaries.pe_image()),
+    ("pkg/_speedups.cp311-win_amd64.pyd", binaries.pe_image()),
+    ("pkg/_SPEEDUPS.PYD", b""),
+    ("pkg/_core.cpython-311-darwin.so", binaries.macho(binaries.CPU_TYPE_ARM64)),
+    ("pkg/_core.cpython-311-darwin.so", bytes(64)),
+    ("pkg/_core.cpython-311-aarch64-linux-gnu.so", binaries.elf_header(binaries.EM_AARCH64)),
+    ("pkg/_core.cpython-312-x86_64-linux-gnu.so", X86_64_ELF),
+    ("pkg/_core.abi3.so", binaries.elf_header(binaries.EM_AARCH64)),
+    ("pkg/_core.abi3.so", binaries.pe_image()),
+    ("pkg/_core.pypy310-pp73-x86_64-linux-gnu.so", X86_64_ELF),
+    ("pkg/_core.graalpy311-38-native-x86_64-linux.so", X86_64_ELF),
+    ("pkg.libs/libfoo-abc123.so.1", binaries.elf_header(binaries.EM_AARCH64)),
+    ("pkg.libs/libfoo-abc123.so", binaries.elf_header(binaries.EM_386, bits=32)),
+    ("pkg.libs/libfoo-abc123.dll", binaries.pe_image()),
+    ("pkg.libs/deeper/libfoo.dylib", binaries.macho(binaries.CPU_TYPE_X86_64)),
+    ("pkg/lib/libbar.so.3", binaries.macho(binaries.CPU_TYPE_X86_64)),
+    ("pkg/lib/libbar.so.3.0.1", binaries.pe_image()),
+    ("pkg/helper.so", b"\x7fELF\x02\x01\x01" + bytes(20)),  # broken: may well be a module
+])
+def test_extension_modules_and_the_libraries_they_link_are_errors(
+        tmp_path: Path, name: str, content: bytes) -> None:
+    write(tmp_path, name, content)
+    assert severities(tmp_path) == {name: {"error"}}
+    with pytest.raises(AuditError, match="1 file cannot load"):
+        raise_for_findings(audit_tree(tmp_path, PY311), tmp_path, PY311)
+
+
+@pytest.mark.parametrize(("name", "content"), [
+    ("pkg/native.dll", binaries.pe_image(binaries.PE_ARM64)),
+    ("pkg/LIB.DLL", b""),
+    ("pkg/libssl.3.dylib", binaries.macho(binaries.CPU_TYPE_X86_64, filetype=binaries.MH_DYLIB)),
+    ("pkg/libz.dylib", b""),
+    ("pkg/attach_linux_arm64.so", binaries.elf_header(binaries.EM_AARCH64)),
+    ("pkg/attach.so", binaries.macho(binaries.CPU_TYPE_ARM64, filetype=binaries.MH_DYLIB)),
+    ("pkg/_ext.so", binaries.pe_image()),
+    ("pkg/x32.so", binaries.elf_header(binaries.EM_X86_64, bits=32)),
+    ("pkg.dylibs/libfoo.dylib", binaries.macho(binaries.CPU_TYPE_X86_64)),  # delocate, macOS
+    ("pkg/libs/helper.dll", binaries.pe_image()),  # a plain "libs" folder is not vendored
+])
+def test_foreign_helpers_not_named_as_modules_are_warnings(tmp_path: Path, name: str,
+                                                          content: bytes) -> None:
+    write(tmp_path, name, content)
+    assert severities(tmp_path) == {name: {"warning"}}
+    raise_for_findings(audit_tree(tmp_path, PY311), tmp_path, PY311)
+
+
+def test_the_libs_folder_counts_only_inside_the_audited_tree(tmp_path: Path) -> None:
+    root = tmp_path / "app.libs" / "site-packages"
+    write(root, "pkg/helper.dll", binaries.pe_image())
+    assert [f.severity for f in audit_tree(root, PY311)] == ["warning"]
+
+
+def test_raising_counts_and_lists_only_errors(tmp_path: Path) -> None:
+    findings = (Finding("a/attach.dll", "Windows PE binary (.dll, x86_64)", "warning"),
+                Finding("b/x.pyd", "Windows PE binary (.pyd, x86_64)"),
+                Finding("c/attach.dylib", "macOS Mach-O binary for x86_64", "warning"))
+    with pytest.raises(AuditError) as caught:
+        raise_for_findings(findings, tmp_path, PY311)
+    assert caught.value.what.splitlines() == [
+        "1 file cannot load on the target (Linux x86_64, CPython 3.11, glibc 2.36):",
+        "  b/x.pyd: Windows PE binary (.pyd, x86_64)",
+    ]
+
+
+def test_no_warnings_no_summary() -> None:
+    assert warning_summary((), ".python_packages/", PY311) is None
+    assert warning_summary([Finding("x.pyd", "Windows")], ".python_packages/", PY311) is None
+
+
+def test_the_warning_summary_names_files_problems_and_why_they_are_allowed() -> None:
+    findings = (Finding("a/attach.dll", "Windows PE binary (.dll, x86_64)", "warning"),
+                Finding("b/x.pyd", "Windows PE binary (.pyd, x86_64)"),
+                Finding("c/attach_linux_x86.so", "32-bit ELF for i386, target is x86_64",
+                        "warning"))
+    summary = warning_summary(findings, ".python_packages/", PY311)
+    assert summary is not None
+    assert summary.splitlines() == [
+        "2 files in .python_packages/ will not load natively on the target (Linux x86_64, "
+        f"CPython 3.11, glibc 2.36) but are packaged anyway ({WARNING_REASON}):",
+        "  a/attach.dll: Windows PE binary (.dll, x86_64)",
+        "  c/attach_linux_x86.so: 32-bit ELF for i386, target is x86_64",
+    ]
+    assert "Functions runtime" in WARNING_REASON and "not Python extension modules" in summary
+
+
+def test_the_warning_summary_is_cut_at_ten_files_and_singular_for_one() -> None:
+    many = [Finding(f"pkg/h{index:02}.dll", "Windows", "warning") for index in range(13)]
+    lines = (warning_summary(many, "here", PY311) or "").splitlines()
+    assert lines[0].startswith("13 files in here will not load natively")
+    assert lines[1:11] == [f"  pkg/h{index:02}.dll: Windows" for index in range(10)]
+    assert lines[11:] == ["  ... and 3 more"]
+    one = warning_summary(many[:1], "here", PY311) or ""
+    assert one.startswith("1 file in here will not load natively") and " is packaged " in one

@@ -15,7 +15,9 @@ from urllib.parse import quote, unquote
 MASK = "***"
 
 # scheme://userinfo@ — userinfo may hold a token alone or user:password; mask all of it.
-_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s'\"]+)@")
+# The lookbehind anchors a scheme at the start of its word, keeping the scan linear on long text.
+_URL_USERINFO = re.compile(
+    r"(?<![A-Za-z0-9+.-])(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/@\s'\"]+)@")
 _AUTH_HEADER = re.compile(
     r"(?i)\b(authorization[\"']?\s*[:=]\s*[\"']?(?:basic|bearer)\s+)[^\s\"',}]+")
 

@@ -144,7 +144,8 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Se
 
     by_name = {opt.name: opt for opt in OPTIONS}
     take(by_name["project_dir"], {})
-    table = read_pyproject_table(project_dir_for_pyproject(values["project_dir"]))
+    root = project_dir_for_pyproject(values["project_dir"])
+    table = read_pyproject_table(root) if root else {}
     unknown = sorted(set(table) - {o.key for o in OPTIONS} - {o.name for o in OPTIONS})
     if unknown:
         raise UsageError(f"unknown key(s) in [tool.azpublish]: {', '.join(unknown)}",
@@ -175,10 +176,18 @@ def check_combinations(settings: Settings) -> None:
                          fix="ask for one listing at a time")
 
 
-def project_dir_for_pyproject(project_dir: Path | None) -> Path:
-    from azpublish.project import find_root  # late import: project imports settings' types
+def project_dir_for_pyproject(project_dir: Path | None) -> Path | None:
+    """The app root whose pyproject.toml may hold settings; None when there is no app here.
 
-    return find_root(project_dir)
+    A missing app is reported by discovery, with the reporter (and so --json) in place.
+    """
+    from azpublish.errors import ProjectError
+    from azpublish.project import find_root
+
+    try:
+        return find_root(project_dir)
+    except ProjectError:
+        return None
 
 
 def read_pyproject_table(root: Path) -> Mapping[str, Any]:

@@ -1,0 +1,39 @@
+"""Entry point: ``main(argv) -> exit code``; the only place that catches ``AzPublishError``."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from azpublish.errors import AzPublishError, ExitCode
+from azpublish.redact import redact
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["emulator"]:
+        from azpublish.emulator.cli import main as emulator_main
+
+        return emulator_main(args[1:])
+
+    from azpublish.cli import run_publish
+
+    try:
+        return run_publish(args)
+    except AzPublishError as exc:
+        # run_publish has already reported it (human and JSON); this is the backstop for errors
+        # raised before a reporter exists, such as bad flags.
+        if not exc.reported:
+            print(f"error: {exc.render()}", file=sys.stderr)
+        return int(exc.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing further was uploaded", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so, without leaking secrets through the traceback text
+        print(f"internal error: {redact(repr(exc))}\n  hint: please report this as a bug in "
+              "azpublish, with the command you ran", file=sys.stderr)
+        return int(ExitCode.INTERNAL)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

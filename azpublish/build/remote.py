@@ -1,0 +1,22 @@
+"""Remote build: the server runs pip (Oryx) after upload, so only app code is packaged."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from azpublish.build import PACKAGES_DIR, BuildResult, exclude_packages
+from azpublish.build.audit import Target
+from azpublish.project import Project
+from azpublish.report import Reporter
+
+
+class RemoteBuilder:
+    mode: Literal["remote"] = "remote"
+    excludes = exclude_packages("--build remote")
+
+    def build(self, project: Project, target: Target, report: Reporter) -> BuildResult:
+        if (project.root / PACKAGES_DIR).exists():
+            report.detail(f"{PACKAGES_DIR}/ is left out: the server builds dependencies")
+        if project.requirements.empty:
+            report.detail("requirements.txt lists nothing: the server will install no packages")
+        return BuildResult(self.mode)

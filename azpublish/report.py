@@ -1,0 +1,90 @@
+"""What the user sees: human lines on stderr, one JSON object on stdout, progress bars.
+
+Everything passes through ``redact``; the JSON document is assembled from plain data at the end
+so that a failure still produces a complete, parseable report.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
+from rich.table import Table
+
+from azpublish.errors import AzPublishError
+from azpublish.redact import redact
+
+
+def human_size(size: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(size) < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+@dataclass
+class Reporter:
+    json_mode: bool = False
+    verbose: bool = False
+    stdout: TextIO = field(default_factory=lambda: sys.stdout)
+    stderr: TextIO = field(default_factory=lambda: sys.stderr)
+    data: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.console = Console(file=self.stderr, highlight=False, soft_wrap=True)
+
+    def info(self, message: str) -> None:
+        self.console.print(redact(message), markup=False)
+
+    def detail(self, message: str) -> None:
+        if self.verbose:
+            self.info(message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(redact(message))
+        self.console.print(f"warning: {redact(message)}", style="yellow", markup=False)
+
+    def error(self, exc: AzPublishError) -> None:
+        self.console.print(f"error: {exc.render()}", style="bold red", markup=False)
+        self.data["error"] = {"message": exc.what, "where": exc.where, "hint": exc.fix,
+                              "exit_code": int(exc.exit_code)}
+
+    def line(self, text: str) -> None:
+        """Machine-readable output (listings) on stdout."""
+        self.stdout.write(redact(text) + "\n")
+
+    def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        table = Table(title=title, title_justify="left", show_edge=False)
+        for i, column in enumerate(columns):
+            table.add_column(column, justify="left" if i == 0 else "right")
+        for row in rows:
+            table.add_row(*(redact(cell) for cell in row))
+        self.console.print(table)
+
+    @contextmanager
+    def progress(self, description: str, total: int) -> Iterator[Any]:
+        """Yields ``advance(n)``; draws a bar only on an interactive terminal."""
+        if not self.console.is_terminal:
+            yield lambda _n: None
+            return
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+                   TransferSpeedColumn())
+        with Progress(*columns, console=self.console, transient=True) as bar:
+            task = bar.add_task(description, total=total)
+            yield lambda n: bar.update(task, completed=n)
+
+    def finish(self, exit_code: int) -> None:
+        if not self.json_mode:
+            return
+        document = {**self.data, "warnings": self.warnings, "exit_code": exit_code}
+        self.stdout.write(redact(json.dumps(document, indent=2, sort_keys=True, default=str)))
+        self.stdout.write("\n")
+        self.stdout.flush()

@@ -1,0 +1,246 @@
+"""The publish command end to end (no network): exit codes, listings, JSON, dry runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from azpublish.__main__ import main
+from tests.conftest import PROJECTS
+
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    def invoke(*args: str | Path) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+def test_no_deploy_writes_a_zip_with_host_json_at_root(run: Run, tmp_path: Path) -> None:
+    dest = tmp_path / "out" / "app.zip"
+    dest.parent.mkdir()
+    code, out, err = run("--project-dir", PROJECTS / "v2-http", "--no-deploy",
+                         "--output-zip", dest)
+    assert code == 0, err
+    assert out == ""  # human output goes to stderr
+    names = zipfile.ZipFile(dest).namelist()
+    assert "host.json" in names and "function_app.py" in names
+    assert "local.settings.json" not in names  # never published
+    assert not any(n.startswith("tests/") for n in names)  # .funcignore
+    assert "packaged" in err and "sha256" in err
+
+
+def test_json_report(run: Run, tmp_path: Path) -> None:
+    dest = tmp_path / "app.zip"
+    code, out, _ = run("--project-dir", PROJECTS / "v1-shared", "--no-deploy",
+                       "--output-zip", dest, "--json", "--build", "custom")
+    assert code == 0
+    report = json.loads(out)
+    package = report["package"]
+    assert package["path"] == str(dest)
+    assert package["size"] == dest.stat().st_size
+    assert package["file_count"] == len(zipfile.ZipFile(dest).namelist())
+    assert len(package["sha256"]) == 64
+    assert report["build"] == {"mode": "custom", "python_version": "3.11"}
+    assert report["project"]["model"] == "v1"
+    assert [e["name"] for e in package["largest"]]
+    assert report["exit_code"] == 0 and report["warnings"] == [
+        "requirements.txt lists packages but there is no .python_packages/lib/site-packages: "
+        "the app will fail to import them (use --build local or --build remote to install them)"]
+
+
+def test_list_included_matches_the_zip(run: Run, tmp_path: Path) -> None:
+    dest = tmp_path / "app.zip"
+    code, listed, _ = run("--project-dir", PROJECTS / "v2-http", "--list-included-files")
+    assert code == 0
+    run("--project-dir", PROJECTS / "v2-http", "--no-deploy", "--output-zip", dest)
+    assert listed.splitlines() == sorted(zipfile.ZipFile(dest).namelist())
+
+
+def test_list_ignored_names_the_rule(run: Run) -> None:
+    code, out, _ = run("--project-dir", PROJECTS / "v2-http", "--list-ignored-files")
+    assert code == 0
+    lines = dict(line.split("\t") for line in out.splitlines())
+    assert lines["tests/"] == ".funcignore:2: tests/"
+    assert lines["local.settings.json"].startswith("always")
+
+
+def test_remote_build_leaves_python_packages_out(run: Run,
+                                                 project_copy: Callable[[str], Path]) -> None:
+    root = project_copy("v2-http")
+    (root / ".python_packages/lib/site-packages/six").mkdir(parents=True)
+    (root / ".python_packages/lib/site-packages/six/__init__.py").write_text("")
+    _, remote, _ = run("--project-dir", root, "--list-included-files", "--build", "remote")
+    _, custom, _ = run("--project-dir", root, "--list-included-files", "--build", "custom")
+    assert ".python_packages/lib/site-packages/six/__init__.py" not in remote.splitlines()
+    assert ".python_packages/lib/site-packages/six/__init__.py" in custom.splitlines()
+
+
+def test_dry_run_writes_nothing(run: Run, tmp_path: Path) -> None:
+    dest = tmp_path / "app.zip"
+    code, out, err = run("--project-dir", PROJECTS / "v2-http", "--dry-run", "--output-zip",
+                         dest, "--json")
+    assert code == 0
+    assert not dest.exists()
+    assert "would package" in err
+    assert "function_app.py" in json.loads(out)["dry_run"]["files"]
+
+
+@pytest.mark.parametrize(("project", "message"), [
+    ("bad-no-host", "no host.json here"),
+    ("bad-host-json", "host.json is not valid JSON"),
+    ("bad-host-version", "version '1.0'"),
+    ("bad-function-json", "function.json is not valid JSON"),
+    ("bad-missing-script", "scriptFile 'run.py' does not exist"),
+    ("bad-no-functions", "no functions found"),
+    ("bad-worker-requirement", "azure-functions-worker must not be listed"),
+    ("bad-dotnet-settings", "not 'python'"),
+])
+def test_bad_project_exits_2_and_writes_nothing(run: Run, tmp_path: Path, project: str,
+                                                message: str) -> None:
+    dest = tmp_path / "app.zip"
+    code, out, err = run("--project-dir", PROJECTS / project, "--no-deploy",
+                         "--output-zip", dest, "--json")
+    assert code == 2
+    assert message in err
+    assert json.loads(out)["error"]["exit_code"] == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_max_package_size(run: Run, tmp_path: Path) -> None:
+    dest = tmp_path / "app.zip"
+    dest.write_bytes(b"previous")
+    code, _, err = run("--project-dir", PROJECTS / "v2-http", "--no-deploy", "--output-zip",
+                       dest, "--max-package-size", "100")
+    assert code == 2
+    assert "100" in err
+    assert dest.read_bytes() == b"previous"  # never overwritten after an error
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["app.zip"]
+
+
+def test_deploy_is_refused_before_anything_happens(run: Run) -> None:
+    code, _, err = run("--project-dir", PROJECTS / "v2-http")
+    assert code == 2
+    assert "not available in this version" in err
+
+
+def test_local_build_not_yet_available(run: Run, tmp_path: Path) -> None:
+    code, _, err = run("--project-dir", PROJECTS / "v2-http", "--build", "local", "--no-deploy",
+                       "--output-zip", tmp_path / "a.zip")
+    assert code == 2
+    assert "--build local is not available" in err
+
+
+def test_bad_flag_value_exits_2(run: Run) -> None:
+    with pytest.raises(SystemExit) as info:
+        run("--build", "cloud")
+    assert info.value.code == 2
+
+
+def test_env_var_sets_options(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AZPUBLISH_PROJECT_DIR", str(PROJECTS / "v2-http"))
+    monkeypatch.setenv("AZPUBLISH_NO_DEPLOY", "true")
+    monkeypatch.setenv("AZPUBLISH_OUTPUT_ZIP", str(tmp_path / "env.zip"))
+    code, _, err = run()
+    assert code == 0, err
+    assert (tmp_path / "env.zip").is_file()
+
+
+def test_cwd_inside_the_app_is_found(run: Run, tmp_path: Path,
+                                     project_copy: Callable[[str], Path],
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    root = project_copy("v1-shared")
+    monkeypatch.chdir(root / "shared_code")
+    code, out, _ = run("--list-included-files")
+    assert code == 0
+    assert "HttpTrigger/function.json" in out.splitlines()
+
+
+def test_console_script_runs(tmp_path: Path) -> None:
+    """The installed entry point, as a user runs it."""
+    exe = Path(sys.executable).with_name("azpublish")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZPUBLISH_")}
+    result = subprocess.run([str(exe), "--project-dir", str(PROJECTS / "bad-no-functions"),
+                             "--no-deploy", "--output-zip", str(tmp_path / "x.zip")],
+                            capture_output=True, text=True, env=env, check=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: ")
+    assert "hint:" in result.stderr
+
+
+def test_custom_build_refuses_foreign_binaries_with_exit_3(
+        run: Run, tmp_path: Path, project_copy: Callable[[str], Path]) -> None:
+    from tests.binaries import macho, pe_image
+
+    root = project_copy("v2-http")
+    site = root / ".python_packages/lib/site-packages/fastthing"
+    site.mkdir(parents=True)
+    (site / "_speedups.cp311-win_amd64.pyd").write_bytes(pe_image())
+    (site / "_core.cpython-311-darwin.so").write_bytes(macho())
+    (site / "__init__.py").write_text("")
+    dest = tmp_path / "app.zip"
+    code, out, err = run("--project-dir", root, "--no-build", "--no-deploy", "--output-zip", dest,
+                         "--json")
+    assert code == 3
+    assert "fastthing/_speedups.cp311-win_amd64.pyd" in err
+    assert "fastthing/_core.cpython-311-darwin.so" in err
+    assert "--build local" in err
+    assert json.loads(out)["failed_stage"] == "build"
+    assert not dest.exists()
+
+
+def test_custom_build_refuses_extension_for_another_python(
+        run: Run, tmp_path: Path, project_copy: Callable[[str], Path]) -> None:
+    import shutil
+    import sysconfig
+
+    real = next(Path(sysconfig.get_paths()["purelib"]).rglob("*.cpython-311-x86_64-linux-gnu.so"))
+    root = project_copy("v2-http")
+    site = root / ".python_packages/lib/site-packages"
+    site.mkdir(parents=True)
+    shutil.copy(real, site / "ext.cpython-311-x86_64-linux-gnu.so")
+    args = ("--project-dir", root, "--no-build", "--no-deploy", "--output-zip", tmp_path / "a.zip")
+    assert run(*args)[0] == 0
+    code, _, err = run(*args, "--python-version", "3.12")
+    assert code == 3
+    assert "ext.cpython-311-x86_64-linux-gnu.so" in err and "3.12" in err
+
+
+def test_custom_build_packages_foreign_helpers_with_a_warning(
+        run: Run, tmp_path: Path, project_copy: Callable[[str], Path]) -> None:
+    from tests.binaries import CPU_TYPE_X86_64, EM_386, MH_DYLIB, elf_header, macho, pe_image
+
+    root = project_copy("v2-http")
+    attach = "debugpy/_vendored/pydevd/pydevd_attach_to_process"
+    site = root / ".python_packages/lib/site-packages"
+    (site / attach).mkdir(parents=True)
+    (site / "debugpy/__init__.py").write_text("")
+    (site / attach / "attach_amd64.dll").write_bytes(pe_image())
+    (site / attach / "attach_x86_64.dylib").write_bytes(macho(CPU_TYPE_X86_64, filetype=MH_DYLIB))
+    (site / attach / "attach_linux_x86.so").write_bytes(elf_header(EM_386, bits=32))
+    dest = tmp_path / "app.zip"
+    code, out, err = run("--project-dir", root, "--no-build", "--no-deploy", "--output-zip", dest,
+                         "--json")
+    assert code == 0, err
+    names = zipfile.ZipFile(dest).namelist()
+    assert f".python_packages/lib/site-packages/{attach}/attach_amd64.dll" in names
+    report = json.loads(out)
+    assert report["exit_code"] == 0
+    (warning,) = [w for w in report["warnings"] if "packaged anyway" in w]
+    assert warning.startswith("3 files in .python_packages/ will not load natively")
+    assert f"lib/site-packages/{attach}/attach_amd64.dll: Windows PE binary" in warning
+    assert f"lib/site-packages/{attach}/attach_linux_x86.so: 32-bit ELF for i386" in warning
+    assert "never loaded by the Functions runtime unless your code loads them" in warning
+    assert "warning: 3 files in .python_packages/" in err

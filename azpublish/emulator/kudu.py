@@ -1,0 +1,278 @@
+"""Kudu, the SCM site: deployments (zipdeploy, OneDeploy), their records and logs, settings.
+
+Served under ``/scm/{app}/api/...`` (slots: ``/scm/{app}/slots/{slot}/api/...``). Paths and query
+keys are case-insensitive, as on Kudu. See ``deployments`` for what happens after an upload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from anyio import to_thread
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from azpublish.emulator import oryx
+from azpublish.emulator.auth import check_kudu
+from azpublish.emulator.context import EmulatorContext, context_of
+from azpublish.emulator.deployments import DeploymentJob, DeploymentRunner, reject
+from azpublish.emulator.holds import Hold
+from azpublish.emulator.model import SUCCESS, App, Deployment, LogEntry, Site, new_id
+from azpublish.emulator.responses import lower_query, text, truthy
+from azpublish.emulator.store import NotFound
+from azpublish.emulator.unpack import is_zip
+from azpublish.emulator.uploads import UploadBroken, UploadTooLarge, receive_upload
+
+IN_PROGRESS = "There is a deployment currently in progress. Please try again when it completes."
+REMOTE_PACKAGE = ("Run-From-Zip is set to a remote URL using WEBSITE_RUN_FROM_PACKAGE or "
+                  "WEBSITE_USE_ZIP app setting. Deployment is not supported in this configuration.")
+NOT_A_ZIP = "The uploaded content is not a valid zip archive."
+
+
+def _runner(request: Request) -> DeploymentRunner:
+    runner = request.app.state.runner
+    assert isinstance(runner, DeploymentRunner)
+    return runner
+
+
+async def kudu_endpoint(request: Request) -> Response:
+    ctx = context_of(request)
+    name = request.path_params["app"]
+    slot = request.path_params.get("slot")
+    try:
+        app, site = ctx.store.get_site(name, slot)
+    except NotFound:
+        return text(f"The site '{name}' does not exist on this emulator.", 404)
+    refusal = check_kudu(request, ctx, site)
+    if refusal is not None:
+        return refusal
+    parts = [p for p in request.path_params.get("rest", "").lower().split("/") if p]
+    method = request.method
+    if method == "POST" and parts == ["zipdeploy"]:
+        return await _deploy(request, ctx, app, site, "zipdeploy")
+    if method == "POST" and parts == ["publish"]:
+        return await _deploy(request, ctx, app, site, "publish")
+    if method == "GET" and parts[:1] == ["deployments"]:
+        return _deployments(request, ctx, app, site, request.path_params["rest"].split("/")[1:])
+    if method == "GET" and parts == ["settings"]:
+        return JSONResponse(_kudu_settings(ctx, app, site))
+    if method == "GET" and parts == ["isdeploying"]:
+        return JSONResponse({"value": "True" if ctx.store.is_deploying(site) else "False"})
+    return text(f"No route registered for '/api/{request.path_params.get('rest', '')}'", 404)
+
+
+async def kudu_home(request: Request) -> Response:
+    ctx = context_of(request)
+    try:
+        _, site = ctx.store.get_site(request.path_params["app"], request.path_params.get("slot"))
+    except NotFound:
+        return text("The site does not exist on this emulator.", 404)
+    refusal = check_kudu(request, ctx, site)
+    return refusal or text(f"Kudu (azpublish emulator) for {site.label}\n")
+
+
+# -- settings -----------------------------------------------------------------------------------
+
+
+def _kudu_settings(ctx: EmulatorContext, app: App, site: Site) -> dict[str, str]:
+    settings = {
+        "deployment_branch": "master",
+        "SCM_TRACE_LEVEL": "1",
+        "SCM_COMMAND_IDLE_TIMEOUT": "60",
+        "SCM_LOGSTREAM_TIMEOUT": "7200",
+        "SCM_BUILD_ARGS": "",
+        "ScmType": "None",
+        "WEBSITE_SITE_NAME": app.name,
+    }
+    if app.plan == "consumption":
+        settings["SCM_RUN_FROM_PACKAGE"] = ""
+    with ctx.store.lock:
+        settings.update(site.kudu_settings(ctx.clock(), ctx.settings_delay(app.name)))
+    return settings
+
+
+# -- deploying ----------------------------------------------------------------------------------
+
+
+def _location(ctx: EmulatorContext, app: App, site: Site, deployer: str) -> str:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d_%H-%M-%SZ")
+    return (f"{ctx.urls.scm_url(app.name, site.slot)}/api/deployments/latest"
+            f"?deployer={deployer}&time={stamp}")
+
+
+def _wants_build(kind: str, app: App, settings: dict[str, str], query: dict[str, str]) -> bool:
+    if kind == "publish":
+        remote = query.get("remotebuild")
+        if remote is not None:
+            return truthy(remote)
+        return app.plan != "flex" and oryx.build_requested(settings)
+    return oryx.build_requested(settings)
+
+
+async def _deploy(request: Request, ctx: EmulatorContext, app: App, site: Site,
+                  kind: str) -> Response:
+    query = lower_query(request)
+    if kind == "zipdeploy" and app.plan == "flex":
+        return text("Zip deploy is not available on Flex Consumption apps; deploy with "
+                    "POST /api/publish (OneDeploy).", ctx.config.flex_zipdeploy_status)
+    settings = _kudu_settings(ctx, app, site)
+    package_setting = settings.get("WEBSITE_RUN_FROM_PACKAGE", "").strip().lower()
+    if package_setting.startswith(("http://", "https://")):
+        return text(REMOTE_PACKAGE, 409)
+    deployment_id = new_id()
+    if not ctx.store.try_begin_deployment(site, deployment_id):
+        return text(IN_PROGRESS, 409)
+    started = False
+    package = ctx.layout.uploads_dir / f"{deployment_id}.zip"
+    try:
+        response, job = await _receive(request, ctx, app, site, kind, query, deployment_id,
+                                       package, settings)
+        if job is None:
+            return response
+        loop = asyncio.get_running_loop()
+        finished = asyncio.Event()
+
+        def on_done() -> None:
+            loop.call_soon_threadsafe(finished.set)
+
+        job.on_done = on_done
+        _runner(request).start(job)
+        started = True
+        if response.status_code != 202:  # synchronous: answer when the deployment has ended
+            await finished.wait()
+        return response
+    finally:
+        if not started:
+            package.unlink(missing_ok=True)
+            ctx.store.end_deployment(site, deployment_id)
+
+
+async def _receive(request: Request, ctx: EmulatorContext, app: App, site: Site, kind: str,
+                   query: dict[str, str], deployment_id: str, package: Path,
+                   settings: dict[str, str]) -> tuple[Response, DeploymentJob | None]:
+    drop = ctx.faults.take_drop(app.name)
+    try:
+        await receive_upload(request, package, limit=ctx.config.max_upload_bytes,
+                             drop_after=drop.after_bytes if drop else None)
+    except UploadTooLarge as too_large:
+        return text(f"Request Entity Too Large: {too_large}", 413), None
+    except UploadBroken as broken:
+        ctx.log(f"{site.label}: upload abandoned: {broken}")
+        return text(f"The upload did not complete: {broken}", 400), None
+    default_deployer = "ZipDeploy" if kind == "zipdeploy" else "OneDeploy"
+    deployment = Deployment(
+        id=deployment_id, kind=kind, deployer=query.get("deployer") or default_deployer,
+        message=query.get("message") or "Created via a push deployment",
+        author=query.get("author") or "N/A", author_email=query.get("author_email") or "N/A",
+        site_name=app.name,
+    )
+    if not await to_thread.run_sync(is_zip, package):
+        await to_thread.run_sync(reject, ctx, site, deployment, f"Deployment Failed. Error: "
+                                 f"{NOT_A_ZIP}", [f"{package.stat().st_size} bytes received; "
+                                                  "send the package as a zip file."])
+        return text(NOT_A_ZIP, 400), None
+    await to_thread.run_sync(ctx.store.add_deployment, site, deployment)
+    hold_fault = ctx.faults.take_hold(app.name)
+    hold = None
+    if hold_fault is not None:
+        hold = Hold(hold_fault.stages, ctx.config.hold_timeout_seconds)
+        ctx.holds.register(app.name, site.slot, hold)
+    job = DeploymentJob(app=app, site=site, deployment=deployment, package=package,
+                        build=_wants_build(kind, app, settings, query), hold=hold,
+                        slow_seconds=ctx.faults.take_slow_build(app.name))
+    headers = {}
+    if truthy(query.get("trackdeploymentprogress")):
+        headers["SCM-DEPLOYMENT-ID"] = deployment_id
+    is_async = truthy(query.get("isasync") if kind == "zipdeploy" else query.get("async"))
+    if is_async:
+        headers["Location"] = _location(ctx, app, site, deployment.deployer)
+        return Response(status_code=202, headers=headers), job
+    return Response(status_code=200, headers=headers), job
+
+
+# -- deployment records -------------------------------------------------------------------------
+
+
+def _entry_body(ctx: EmulatorContext, app: App, site: Site, deployment: Deployment,
+                entry: LogEntry) -> dict[str, Any]:
+    details = None
+    if entry.details:
+        details = (f"{ctx.urls.scm_url(app.name, site.slot)}/api/deployments/{deployment.id}"
+                   f"/log/{entry.id}")
+    return {"log_time": entry.log_time, "id": entry.id, "message": entry.message,
+            "type": entry.type, "details_url": details}
+
+
+def deployment_body(ctx: EmulatorContext, app: App, site: Site, deployment: Deployment,
+                    *, force_pending: bool = False) -> dict[str, Any]:
+    scm = ctx.urls.scm_url(app.name, site.slot)
+    successes = [d for d in site.newest_deployments() if d.status == SUCCESS and d.complete]
+    last = successes[0] if successes else None
+    return {
+        "id": deployment.id,
+        "status": 0 if force_pending else deployment.status,
+        "status_text": deployment.status_text,
+        "author_email": deployment.author_email,
+        "author": deployment.author,
+        "deployer": deployment.deployer,
+        "message": deployment.message,
+        "progress": deployment.progress,
+        "received_time": deployment.received_time,
+        "start_time": deployment.start_time,
+        "end_time": deployment.end_time,
+        "last_success_end_time": last.end_time if last else None,
+        "complete": deployment.complete,
+        "active": last is deployment,
+        "is_temp": deployment.is_temp,
+        "is_readonly": deployment.is_readonly,
+        "url": f"{scm}/api/deployments/{deployment.id}",
+        "log_url": f"{scm}/api/deployments/{deployment.id}/log",
+        "site_name": app.name,
+    }
+
+
+def _deployments(request: Request, ctx: EmulatorContext, app: App, site: Site,
+                 rest: list[str]) -> Response:
+    rest = [p for p in rest if p]
+    with ctx.store.lock:
+        if not rest:
+            return JSONResponse([deployment_body(ctx, app, site, d)
+                                 for d in site.newest_deployments()])
+        wanted = rest[0]
+        if wanted.lower() == "latest" and len(rest) == 1:
+            return _latest(ctx, app, site)
+        deployment = site.find_deployment(wanted)
+        if deployment is None and wanted.lower() == "latest":
+            newest = site.newest_deployments()
+            deployment = newest[0] if newest else None
+        if deployment is None:
+            return text(f"Deployment '{wanted}' not found.", 404)
+        if len(rest) == 1:
+            return JSONResponse(deployment_body(ctx, app, site, deployment),
+                                status_code=200 if deployment.complete else 202)
+        if len(rest) == 2 and rest[1].lower() == "log":
+            return JSONResponse([_entry_body(ctx, app, site, deployment, e)
+                                 for e in deployment.log])
+        if len(rest) == 3 and rest[1].lower() == "log":
+            entry = next((e for e in deployment.log if e.id == rest[2]), None)
+            if entry is None:
+                return text(f"Log entry '{rest[2]}' not found.", 404)
+            return JSONResponse([_entry_body(ctx, app, site, deployment, d)
+                                 for d in entry.details])
+    return text(f"No route registered for '/api/deployments/{'/'.join(rest)}'", 404)
+
+
+def _latest(ctx: EmulatorContext, app: App, site: Site) -> Response:
+    """202 with status 0 while anything is in progress; else the newest finished deployment."""
+    if site.deploying is not None:
+        running = site.find_deployment(site.deploying) or Deployment(
+            id=site.deploying, kind="zipdeploy", site_name=app.name)
+        return JSONResponse(deployment_body(ctx, app, site, running, force_pending=True),
+                            status_code=202)
+    finished = [d for d in site.newest_deployments() if d.complete]
+    if not finished:
+        return text("Deployment 'latest' not found: this site has no deployments yet.", 404)
+    return JSONResponse(deployment_body(ctx, app, site, finished[0]))

@@ -1,0 +1,207 @@
+"""ARM through azure-mgmt-web's WebSiteManagementClient (and raw requests where the SDK balks)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.identity import ManagedIdentityCredential
+from azure.mgmt.web import WebSiteManagementClient
+from azure.mgmt.web.models import CsmPublishingCredentialsPoliciesEntity, Site, StringDictionary
+
+from tests.integration.conftest import RunningEmulator
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def client(emulator: RunningEmulator) -> Iterator[WebSiteManagementClient]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("AZURE_CLIENT_ID", "MSI_ENDPOINT", "MSI_SECRET"):
+            patch.delenv(name, raising=False)
+        patch.setenv("IDENTITY_ENDPOINT", emulator.identity_endpoint)
+        patch.setenv("IDENTITY_HEADER", emulator.identity_header)
+        web = WebSiteManagementClient(ManagedIdentityCredential(), emulator.subscription_id,
+                                      base_url=emulator.arm_endpoint,
+                                      connection_verify=emulator.ca_bundle)
+        with web:
+            yield web
+
+
+def test_site_describes_a_linux_function_app(emulator: RunningEmulator,
+                                             client: WebSiteManagementClient) -> None:
+    app = emulator.create_app(plan="premium")
+    site = client.web_apps.get(emulator.resource_group, app)
+    assert site.kind == "functionapp,linux"
+    assert site.reserved is True
+    assert site.sku == "ElasticPremium"
+    assert site.server_farm_id.endswith(f"/serverfarms/{app}-plan")
+    port = emulator.arm_endpoint.rsplit(":", 1)[1]
+    scm = next(s.name for s in site.host_name_ssl_states if s.host_type == "Repository")
+    assert scm == f"127.0.0.1:{port}/scm/{app}"
+    assert scm in site.enabled_host_names
+    assert site.default_host_name == f"127.0.0.1:{port}/sites/{app}"
+    assert client.web_apps.get_configuration(emulator.resource_group, app).linux_fx_version \
+        == "Python|3.11"
+
+
+@pytest.mark.parametrize("plan, tier", [("dedicated", "Basic"), ("premium", "ElasticPremium"),
+                                        ("flex", "FlexConsumption"), ("consumption", "Dynamic")])
+def test_plan_tier_per_plan(emulator: RunningEmulator, client: WebSiteManagementClient,
+                            plan: str, tier: str) -> None:
+    app = emulator.create_app(plan=plan)
+    farm = client.app_service_plans.get(emulator.resource_group, f"{app}-plan")
+    assert farm.sku.tier == tier
+    assert client.web_apps.get(emulator.resource_group, app).sku == tier
+
+
+def test_flex_apps_carry_their_runtime_in_function_app_config(
+        emulator: RunningEmulator, client: WebSiteManagementClient) -> None:
+    app = emulator.create_app(plan="flex", python="3.12")
+    site = client.web_apps.get(emulator.resource_group, app)
+    assert site.function_app_config.runtime.name == "python"
+    assert site.function_app_config.runtime.version == "3.12"
+    assert not client.web_apps.get_configuration(emulator.resource_group, app).linux_fx_version
+
+
+def test_app_settings_are_replaced_whole_and_restart_the_app(
+        emulator: RunningEmulator, client: WebSiteManagementClient) -> None:
+    app = emulator.create_app()
+    before = emulator.app_info(app)["sites"][0]["restart_count"]
+    settings = client.web_apps.list_application_settings(emulator.resource_group, app)
+    assert settings.properties["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    client.web_apps.update_application_settings(
+        emulator.resource_group, app, StringDictionary(properties={"ONLY": "this"}))
+    after = client.web_apps.list_application_settings(emulator.resource_group, app)
+    assert after.properties == {"ONLY": "this"}
+    assert emulator.app_info(app)["sites"][0]["restart_count"] == before + 1
+    client.web_apps.update_application_settings(
+        emulator.resource_group, app, StringDictionary(properties={"ONLY": "this"}))
+    assert emulator.app_info(app)["sites"][0]["restart_count"] == before + 1  # no change
+
+
+def test_publishing_credentials_and_scm_policy(emulator: RunningEmulator,
+                                               client: WebSiteManagementClient) -> None:
+    app = emulator.create_app()
+    user = client.web_apps.begin_list_publishing_credentials(emulator.resource_group,
+                                                             app).result()
+    assert user.publishing_user_name == f"${app}"
+    assert len(user.publishing_password) >= 40
+    host = emulator.arm_endpoint.removeprefix("https://")
+    assert user.scm_uri.startswith(f"https://${app}:")
+    assert user.scm_uri.endswith(f"@{host}/scm/{app}")
+    assert client.web_apps.get_scm_allowed(emulator.resource_group, app).allow is True
+    client.web_apps.update_scm_allowed(
+        emulator.resource_group, app,
+        CsmPublishingCredentialsPoliciesEntity(properties={"allow": False}))
+    assert client.web_apps.get_scm_allowed(emulator.resource_group, app).allow is False
+
+
+def test_sync_function_triggers_answers_200_like_the_service(
+        emulator: RunningEmulator, client: WebSiteManagementClient) -> None:
+    app = emulator.create_app()
+    with pytest.raises(HttpResponseError) as raised:
+        client.web_apps.sync_function_triggers(emulator.resource_group, app)
+    assert raised.value.status_code == 200  # the SDK expects 204 and raises on the real 200
+    raw = emulator.arm("POST", f"{emulator.site_path(app)}/syncfunctiontriggers")
+    assert raw.status_code == 200
+    client.web_apps.sync_functions(emulator.resource_group, app)  # 204, accepted by the SDK
+    assert list(client.web_apps.list_functions(emulator.resource_group, app)) == []
+
+
+def test_slot_variants(emulator: RunningEmulator, client: WebSiteManagementClient) -> None:
+    app = emulator.create_app()
+    emulator.create_slot(app, "staging")
+    group = emulator.resource_group
+    slot = client.web_apps.get_slot(group, app, "staging")
+    assert slot.name == f"{app}/staging"
+    repository = next(s.name for s in slot.host_name_ssl_states if s.host_type == "Repository")
+    assert repository.endswith(f"/scm/{app}/slots/staging")
+    assert client.web_apps.get_configuration_slot(group, app, "staging").linux_fx_version \
+        == "Python|3.11"
+    client.web_apps.update_application_settings_slot(
+        group, app, "staging", StringDictionary(properties={"SLOT_ONLY": "1"}))
+    assert client.web_apps.list_application_settings_slot(group, app, "staging").properties \
+        == {"SLOT_ONLY": "1"}
+    assert "SLOT_ONLY" not in client.web_apps.list_application_settings(group, app).properties
+    user = client.web_apps.begin_list_publishing_credentials_slot(group, app, "staging").result()
+    assert user.publishing_user_name == f"${app}__staging"
+    assert user.scm_uri.endswith(f"/scm/{app}/slots/staging")
+    assert client.web_apps.get_scm_allowed_slot(group, app, "staging").allow is True
+    assert list(client.web_apps.list_instance_functions_slot(group, app, "staging")) == []
+    with pytest.raises(HttpResponseError) as raised:
+        client.web_apps.sync_function_triggers_slot(group, app, "staging")
+    assert raised.value.status_code == 200
+    with pytest.raises(ResourceNotFoundError):
+        client.web_apps.get_slot(group, app, "nope")
+
+
+def test_unknown_app_is_an_arm_shaped_404(emulator: RunningEmulator,
+                                          client: WebSiteManagementClient) -> None:
+    with pytest.raises(ResourceNotFoundError) as raised:
+        client.web_apps.get(emulator.resource_group, "no-such-app-here")
+    assert raised.value.error.code == "ResourceNotFound"
+    raw = emulator.arm("GET", emulator.site_path("no-such-app-here"))
+    assert raw.status_code == 404
+    assert raw.json()["error"]["code"] == "ResourceNotFound"
+    assert raw.headers["x-ms-request-id"]
+
+
+def test_flex_refuses_website_run_from_package(emulator: RunningEmulator) -> None:
+    app = emulator.create_app(plan="flex")
+    answer = emulator.arm("PUT", f"{emulator.site_path(app)}/config/appsettings",
+                          json={"properties": {"WEBSITE_RUN_FROM_PACKAGE": "1"}})
+    assert answer.status_code == 400
+    assert "WEBSITE_RUN_FROM_PACKAGE" in answer.json()["error"]["message"]
+    fine = emulator.arm("PUT", f"{emulator.site_path(app)}/config/appsettings",
+                        json={"properties": {"OTHER": "1"}})
+    assert fine.status_code == 200
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'{"properties": "flat"}',
+                                  b'{"properties": {"A": {"nested": 1}}}'])
+def test_malformed_bodies_are_400(emulator: RunningEmulator, body: bytes) -> None:
+    app = emulator.create_app()
+    answer = emulator.arm("PUT", f"{emulator.site_path(app)}/config/appsettings", data=body,
+                          headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == "InvalidRequestContent"
+    still = emulator.arm("POST", f"{emulator.site_path(app)}/config/appsettings/list")
+    assert still.status_code == 200
+
+
+def test_api_version_is_required_and_recorded(emulator: RunningEmulator) -> None:
+    app = emulator.create_app()
+    missing = emulator.request("GET", f"{emulator.arm_endpoint}{emulator.site_path(app)}")
+    assert missing.status_code == 400
+    assert missing.json()["error"]["code"] == "MissingApiVersionParameter"
+    assert emulator.arm("GET", emulator.site_path(app), api_version="1999-01-01").status_code \
+        == 200
+    journal = emulator.admin("GET", "/requests").json()
+    assert any(e["path"] == emulator.site_path(app) and e["api_version"] == "1999-01-01"
+               for e in journal)
+
+
+def test_wrong_subscription_and_group(emulator: RunningEmulator) -> None:
+    app = emulator.create_app()
+    wrong_sub = emulator.site_path(app).replace(emulator.subscription_id,
+                                                "00000000-0000-0000-0000-000000000000")
+    assert emulator.arm("GET", wrong_sub).json()["error"]["code"] == "SubscriptionNotFound"
+    wrong_group = emulator.site_path(app).replace(emulator.resource_group, "other-rg")
+    assert emulator.arm("GET", wrong_group).json()["error"]["code"] == "ResourceGroupNotFound"
+
+
+def test_slots_can_be_created_and_deleted_through_arm(emulator: RunningEmulator,
+                                                      client: WebSiteManagementClient) -> None:
+    app = emulator.create_app()
+    group = emulator.resource_group
+    created = client.web_apps.begin_create_or_update_slot(
+        group, app, "blue", Site(location="West Europe"), polling_interval=0).result()
+    assert created.name == f"{app}/blue"
+    assert [s.name for s in client.web_apps.list_slots(group, app)] == [f"{app}/blue"]
+    client.web_apps.delete_slot(group, app, "blue")
+    assert list(client.web_apps.list_slots(group, app)) == []
+    flex = emulator.create_app(plan="flex")
+    refused = emulator.arm("PUT", f"{emulator.site_path(flex)}/slots/blue", json={})
+    assert refused.status_code == 409

@@ -26,6 +26,8 @@ from typing import Any
 import pytest
 import requests
 
+from tests.integration.pypi_index import private_index  # noqa: F401
+
 HOST_JSON = json.dumps({"version": "2.0"})
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0

@@ -1,13 +1,14 @@
 # make test   - create/refresh .venv, install azpublish with its test extras, run every test
 # make lint   - ruff and mypy --strict
 # make bench  - the benchmarks under bench/ (ratios against a reference run side by side)
+# make demo   - publish examples/hello to a local emulator (no Azure account) and call it
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: test lint bench clean
+.PHONY: test lint bench demo clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_filter.py
 	$(BIN)/python bench/bench_package.py
+
+demo: $(STAMP)
+	bash scripts/demo.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage bench/.work

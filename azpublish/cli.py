@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 from azpublish.errors import AzPublishError
@@ -12,6 +13,7 @@ from azpublish.settings import resolve
 
 def run_publish(argv: Sequence[str]) -> int:
     settings = resolve(argv)
+    quiet_sdk_loggers(settings.verbose)
     report = Reporter(json_mode=settings.json, verbose=settings.verbose)
     try:
         code = publish(settings, report)
@@ -22,3 +24,11 @@ def run_publish(argv: Sequence[str]) -> int:
         raise
     report.finish(code)
     return code
+
+
+def quiet_sdk_loggers(verbose: bool) -> None:
+    """The Azure SDKs log tracebacks for conditions azpublish handles (a 200 where 204 was
+    expected); azpublish reports what matters itself, so they speak only on real errors."""
+    level = logging.WARNING if verbose else logging.ERROR
+    for name in ("azure", "msal", "urllib3"):
+        logging.getLogger(name).setLevel(level)

@@ -1,4 +1,4 @@
-"""The publish pipeline: discover -> build -> filter -> package (-> deploy, in a later stage).
+"""The publish pipeline: discover -> resolve -> build -> filter -> package -> deploy.
 
 Each stage takes plain data and returns plain data; ``stage`` names the step in the report so a
 failure says where in the pipeline it happened.
@@ -6,19 +6,25 @@ failure says where in the pipeline it happened.
 
 from __future__ import annotations
 
+import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
+from azpublish import __version__
 from azpublish.build import make_builder
 from azpublish.build.audit import Target
-from azpublish.errors import AzPublishError, ExitCode, UsageError
+from azpublish.deploy.executor import Executor, describe_plan
+from azpublish.deploy.plan import DeployOptions, Step, plan_deploy
+from azpublish.deploy.target import DeployTarget, resolve_target
+from azpublish.errors import AzPublishError, ExitCode
 from azpublish.ignore import Selection, select_files
 from azpublish.package import PackageReport, write_package
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
-from azpublish.settings import DEFAULT_PYTHON, Settings
+from azpublish.settings import DEFAULT_PYTHON, BuildMode, Settings
 
 LARGEST_SHOWN = 10
 
@@ -35,11 +41,6 @@ def stage(name: str, report: Reporter) -> Iterator[None]:
 
 def publish(settings: Settings, report: Reporter) -> int:
     listing = settings.list_included_files or settings.list_ignored_files
-    if not (listing or settings.dry_run or settings.no_deploy):
-        raise UsageError(
-            "deploying to Azure is not available in this version of azpublish",
-            fix="build the package with --no-deploy --output-zip app.zip, or look with --dry-run")
-
     with stage("discover", report):
         project = discover(find_root(settings.project_dir))
         describe_project(project, report)
@@ -51,7 +52,13 @@ def publish(settings: Settings, report: Reporter) -> int:
         print_listing(selection, settings, report)
         return ExitCode.OK
 
-    target = Target(settings.python_version or DEFAULT_PYTHON)
+    deploy_target = None
+    if not settings.no_deploy:
+        with stage("resolve", report):  # reads only: a dry run may do it too
+            deploy_target = resolve_target(settings, report)
+    python = (deploy_target.python_version if deploy_target
+              else settings.python_version or DEFAULT_PYTHON)
+    target = Target(python)
     report.data["build"] = {"mode": builder.mode, "python_version": target.python_version}
     with stage("build", report):
         result = builder.build(project, target, report)
@@ -62,13 +69,41 @@ def publish(settings: Settings, report: Reporter) -> int:
 
     if settings.dry_run:
         describe_dry_run(selection, settings, report)
+        if deploy_target:
+            describe_plan(deploy_plan(deploy_target, builder.mode, "", settings), report)
         return ExitCode.OK
 
-    assert settings.output_zip is not None  # checked with the settings
-    with stage("package", report):
-        package = package_selection(selection, settings.output_zip, settings, report)
-    describe_package(package, report)
+    with tempfile.TemporaryDirectory(prefix="azpublish-") as scratch:
+        destination = settings.output_zip or Path(scratch) / "package.zip"
+        with stage("package", report):
+            package = package_selection(selection, destination, settings, report)
+        describe_package(package, report)
+        if deploy_target:
+            with stage("deploy", report):
+                deploy(deploy_target, builder.mode, package, settings, report)
     return ExitCode.OK
+
+
+def deploy_plan(target: DeployTarget, mode: BuildMode, sha256: str,
+                settings: Settings) -> tuple[Step, ...]:
+    options = DeployOptions(mode, sha256, settings.timeout, settings.pip_extra_index_url,
+                            settings.restore_settings, settings.verify_url)
+    if target.arm is None:
+        return plan_deploy(target.site.plan, target.kudu.settings(), options, arm_access=False)
+    return plan_deploy(target.site.plan, target.arm.app_settings(target.ref), options)
+
+
+def deploy(target: DeployTarget, mode: BuildMode, package: PackageReport, settings: Settings,
+           report: Reporter) -> None:
+    steps = deploy_plan(target, mode, package.sha256, settings)
+    message = f"azpublish {__version__} sha256={package.sha256} id={uuid.uuid4()}"
+    executor = Executor(target, report, package.path, message, force=settings.force)
+    try:
+        result = executor.run(steps)
+    finally:
+        report.data["deployment"] = {"app": str(target.ref), **asdict(executor.result)}
+    if result.functions:
+        report.data["functions"] = result.functions
 
 
 def describe_project(project: Project, report: Reporter) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from azpublish.errors import UsageError
+from azpublish.redact import register_url_credentials
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -25,7 +26,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 BuildMode = Literal["remote", "local", "custom"]
-Kind = Literal["str", "bool", "int", "path", "size", "choice", "python"]
+Kind = Literal["str", "bool", "int", "path", "size", "choice", "python", "duration"]
 
 ENV_PREFIX = "AZPUBLISH_"
 SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
@@ -77,6 +78,22 @@ OPTIONS: tuple[Option, ...] = (
            "it, then exit", False, in_pyproject=False),
     Option("max_package_size", "size", "fail when the package is larger (e.g. 200MB, 1GiB)",
            metavar="SIZE"),
+    Option("tenant", "str", "the Entra tenant to authenticate in", metavar="ID"),
+    Option("publish_profile", "str", "a publish profile (file path, or its XML) for basic auth "
+           "to Kudu", metavar="FILE", in_pyproject=False),
+    Option("arm_endpoint", "str", "the Resource Manager endpoint (sovereign clouds, the "
+           "emulator)", metavar="URL"),
+    Option("ca_bundle", "path", "a CA bundle to trust for TLS (verification is always on)",
+           metavar="FILE"),
+    Option("pip_extra_index_url", "str", "an extra package index for every build (credentials "
+           "in it are kept secret)", metavar="URL"),
+    Option("restore_settings", "bool", "put back the app settings this publish changed", False),
+    Option("timeout", "duration", "how long to wait for the deployment (e.g. 900, 30m)", 1800.0,
+           metavar="TIME"),
+    Option("verify_url", "str", "after deploying, GET this path on the app and require a 2xx",
+           metavar="PATH"),
+    Option("force", "bool", "deploy an unchanged package; build for a --python-version the app "
+           "does not run", False),
     Option("json", "bool", "print one JSON report on stdout at the end", False),
     Option("verbose", "bool", "more detail on stderr", False),
 )
@@ -97,6 +114,15 @@ class Settings:
     list_included_files: bool = False
     list_ignored_files: bool = False
     max_package_size: int | None = None
+    tenant: str | None = None
+    publish_profile: str | None = field(default=None, repr=False)
+    arm_endpoint: str | None = None
+    ca_bundle: Path | None = None
+    pip_extra_index_url: str | None = field(default=None, repr=False)
+    restore_settings: bool = False
+    timeout: float = 1800.0
+    verify_url: str | None = None
+    force: bool = False
     json: bool = False
     verbose: bool = False
     # Where each value came from ("flag", "env", "pyproject", "default"), for --verbose and errors.
@@ -162,6 +188,7 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Se
         sources["build"] = sources["no_build"]
     sources.pop("no_build")
 
+    register_url_credentials(values["pip_extra_index_url"])
     settings = Settings(**values, sources=sources)
     check_combinations(settings)
     return settings
@@ -238,6 +265,8 @@ def convert(opt: Option, raw: Any, where: str) -> Any:
         return int(text)
     if opt.kind == "size":
         return parse_size(text, where)
+    if opt.kind == "duration":
+        return parse_duration(text, where)
     if opt.kind == "python":
         return check_python_version(text, where)
     return text
@@ -250,6 +279,18 @@ def parse_size(text: str, where: str) -> int:
                          fix="write it like 200MB, 1GiB or 5000000")
     unit = (match.group(2) or "").lower().removesuffix("b")
     return int(float(match.group(1)) * _UNITS[unit])
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*$", re.IGNORECASE)
+
+
+def parse_duration(text: str, where: str) -> float:
+    match = _DURATION.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise UsageError(f"{where}: {text!r} is not a duration",
+                         fix="write seconds (900) or with a unit: 90s, 30m, 1h")
+    factor = {"": 1, "s": 1, "m": 60, "h": 3600}[match.group(2).lower()]
+    return float(match.group(1)) * factor
 
 
 def check_python_version(text: str, where: str) -> str:

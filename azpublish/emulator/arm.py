@@ -47,7 +47,7 @@ async def arm_endpoint(request: Request) -> Response:
                              f"'{request.method}'.")
         return arm_error(request, 404, "InvalidResourceType",
                          f"The emulator serves no resource at '{request.url.path}'. It imitates "
-                         "the Microsoft.Web calls listed in azpublish/emulator/README.md.")
+                         "the Microsoft.Web calls listed in the README's emulator section.")
     handler, params = chosen
     try:
         call = _resolve(ArmCall(request, ctx, params))

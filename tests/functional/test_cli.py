@@ -90,8 +90,8 @@ def test_remote_build_leaves_python_packages_out(run: Run,
 
 def test_dry_run_writes_nothing(run: Run, tmp_path: Path) -> None:
     dest = tmp_path / "app.zip"
-    code, out, err = run("--project-dir", PROJECTS / "v2-http", "--dry-run", "--output-zip",
-                         dest, "--json")
+    code, out, err = run("--project-dir", PROJECTS / "v2-http", "--dry-run", "--no-deploy",
+                         "--output-zip", dest, "--json")
     assert code == 0
     assert not dest.exists()
     assert "would package" in err
@@ -130,10 +130,20 @@ def test_max_package_size(run: Run, tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.zip"]
 
 
-def test_deploy_is_refused_before_anything_happens(run: Run) -> None:
-    code, _, err = run("--project-dir", PROJECTS / "v2-http")
+def test_deploy_without_an_app_is_refused_before_anything_happens(run: Run,
+                                                                  tmp_path: Path) -> None:
+    code, _, err = run("--project-dir", PROJECTS / "v2-http", "--output-zip", tmp_path / "a.zip")
     assert code == 2
-    assert "not available in this version" in err
+    assert "which app? --app is missing" in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_deploy_without_a_subscription_is_refused(run: Run, monkeypatch: pytest.MonkeyPatch
+                                                  ) -> None:
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID", raising=False)
+    code, _, err = run("--project-dir", PROJECTS / "v2-http", "--app", "x")
+    assert code == 2
+    assert "which subscription?" in err
 
 
 def test_local_build_not_yet_available(run: Run, tmp_path: Path) -> None:

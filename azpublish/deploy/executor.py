@@ -1,0 +1,230 @@
+"""Run a deploy plan against ARM and Kudu, or (dry run) only describe it."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from azpublish.azure.arm import Arm
+from azpublish.azure.kudu import AuthRejected, KuduClient, Started
+from azpublish.azure.tracker import track_deployment
+from azpublish.deploy.plan import (
+    CheckUnchanged,
+    ListFunctions,
+    RestoreAppSettings,
+    Step,
+    SyncTriggers,
+    TrackDeployment,
+    UpdateAppSettings,
+    Upload,
+    VerifyUrl,
+    WaitForKuduSettings,
+)
+from azpublish.deploy.target import DeployTarget
+from azpublish.errors import DeployError, VerificationError
+from azpublish.redact import redact
+from azpublish.report import Reporter
+
+DEPLOYER = "azpublish"
+SETTINGS_POLL_INTERVAL = 5.0
+SETTINGS_WAIT = 300.0
+_SHA = re.compile(r"\bsha256=([0-9a-f]{64})\b")
+
+
+@dataclass
+class DeployResult:
+    deployment_id: str | None = None
+    status: str = "not started"
+    skipped: bool = False
+    functions: list[dict[str, Any]] = field(default_factory=list)
+    settings_changed: bool = False
+
+
+def describe_plan(steps: Sequence[Step], report: Reporter) -> None:
+    report.info("plan:")
+    for number, step in enumerate(steps, start=1):
+        report.info(f"  {number}. {step.describe()}")
+    report.data["plan"] = [step.describe() for step in steps]
+
+
+class Executor:
+    def __init__(self, target: DeployTarget, report: Reporter, package: Path, message: str, *,
+                 force: bool = False, sleep: Callable[[float], None] = time.sleep,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.target = target
+        self.report = report
+        self.package = package
+        self.message = message
+        self.force = force
+        self.sleep = sleep
+        self.clock = clock
+        self.result = DeployResult()
+        self.kudu: KuduClient = target.kudu
+        self.started: Started | None = None
+
+    def run(self, steps: Sequence[Step]) -> DeployResult:
+        for step in steps:
+            if self.result.skipped and not isinstance(step, ListFunctions):
+                continue
+            self.report.detail(f"step: {step.describe()}")
+            self.run_step(step)
+        return self.result
+
+    def run_step(self, step: Step) -> None:
+        if isinstance(step, CheckUnchanged):
+            self.check_unchanged(step)
+        elif isinstance(step, UpdateAppSettings):
+            self.update_settings(step)
+        elif isinstance(step, WaitForKuduSettings):
+            self.wait_for_settings(step)
+        elif isinstance(step, Upload):
+            self.upload(step)
+        elif isinstance(step, TrackDeployment):
+            self.track(step)
+        elif isinstance(step, SyncTriggers):
+            self.arm.sync_triggers(self.target.ref)
+            self.report.info("triggers synced")
+        elif isinstance(step, ListFunctions):
+            self.list_functions()
+        elif isinstance(step, VerifyUrl):
+            self.verify_url(step)
+        elif isinstance(step, RestoreAppSettings):
+            self.arm.set_app_settings(self.target.ref, step.original)
+            self.report.info("app settings restored to what they were before this publish")
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    def check_unchanged(self, step: CheckUnchanged) -> None:
+        last = next((d for d in self.with_auth_fallback(self.kudu.deployments)
+                     if d.get("status") == 4), None)
+        match = _SHA.search(str(last.get("message", ""))) if last else None
+        if not match or match.group(1) != step.sha256:
+            return
+        if self.force:
+            self.report.info("the package is unchanged since the last deployment; uploading "
+                             "anyway (--force)")
+            return
+        self.report.info(f"the package is unchanged since deployment {last['id'] if last else ''}"
+                         " (same sha256): skipping the upload; pass --force to deploy anyway")
+        self.result.skipped = True
+        self.result.status = "unchanged"
+        self.result.deployment_id = str(last["id"]) if last else None
+
+    def update_settings(self, step: UpdateAppSettings) -> None:
+        current = self.arm.app_settings(self.target.ref)
+        merged = {k: v for k, v in current.items() if k not in step.remove}
+        merged.update(step.set)
+        self.arm.set_app_settings(self.target.ref, merged)
+        self.result.settings_changed = True
+        self.report.info(step.describe().replace("update app settings", "updated app settings"))
+
+    def wait_for_settings(self, step: WaitForKuduSettings) -> None:
+        deadline = self.clock() + SETTINGS_WAIT
+        while True:
+            seen = self.with_auth_fallback(self.kudu.settings)
+            pending = sorted(name for name, value in step.expected.items()
+                             if seen.get(name) != value)
+            if not pending:
+                return
+            if self.clock() >= deadline:
+                raise DeployError(
+                    f"Kudu still does not show the new app settings after {SETTINGS_WAIT:.0f} s:"
+                    f" {', '.join(pending)}",
+                    where=self.kudu.url("api/settings"),
+                    fix="the app may be restarting slowly; run the publish again")
+            self.report.detail(f"waiting for Kudu to see {', '.join(pending)}")
+            self.sleep(SETTINGS_POLL_INTERVAL)
+
+    def upload(self, step: Upload) -> None:
+        size = self.package.stat().st_size
+        with self.report.progress("uploading", size) as advance:
+            def send() -> Started:
+                if step.endpoint == "onedeploy":
+                    return self.kudu.onedeploy(self.package, remote_build=step.remote_build,
+                                               deployer=DEPLOYER, message=self.message,
+                                               progress=advance)
+                return self.kudu.zipdeploy(self.package, deployer=DEPLOYER,
+                                           message=self.message, progress=advance)
+
+            self.started = self.with_auth_fallback(send)
+        self.result.deployment_id = self.started.deployment_id
+        self.result.status = "uploaded"
+        self.report.info(f"uploaded {self.package.name} ({size} bytes); deployment "
+                         f"{self.started.deployment_id or '(id pending)'}")
+
+    def track(self, step: TrackDeployment) -> None:
+        assert self.started is not None, "the plan uploads before it tracks"
+        try:
+            outcome = track_deployment(self.kudu, self.started, message=self.message,
+                                       timeout=step.timeout, on_line=self.report.info,
+                                       sleep=self.sleep, clock=self.clock)
+        except DeployError:
+            self.result.status = "failed"
+            raise
+        self.result.deployment_id = outcome.deployment_id
+        self.result.status = "success"
+        self.report.info(f"deployment {outcome.deployment_id} succeeded")
+
+    def list_functions(self) -> None:
+        functions = self.arm.functions(self.target.ref)
+        self.result.functions = [{"name": f.name, "trigger": f.trigger,
+                                  "invoke_url": f.invoke_url, "disabled": f.disabled}
+                                 for f in functions]
+        if not functions:
+            raise VerificationError(
+                f"the deployment finished but no function was indexed in {self.target.ref}",
+                where=f"app {self.target.ref}",
+                fix="likely causes: an import error in function_app.py or a function script "
+                "(see the deployment log), a missing dependency, host.json not at the package "
+                "root, or a Python version mismatch")
+        self.report.info(f"Functions in {self.target.ref.name}:")
+        for function in functions:
+            self.report.info(f"    {function.name} - [{function.trigger}]")
+            if function.invoke_url:
+                self.report.info(f"        Invoke url: {function.invoke_url}")
+
+    def verify_url(self, step: VerifyUrl) -> None:
+        url = f"https://{self.target.site.default_host}/{step.path.lstrip('/')}"
+        headers = {}
+        key = self.target.arm.host_key(self.target.ref) if self.target.arm else None
+        if key:
+            headers["x-functions-key"] = key
+        try:
+            response = requests.get(url, headers=headers, timeout=60, verify=self.kudu.verify)
+        except requests.RequestException as exc:
+            raise VerificationError(f"could not reach {redact(url)}: {exc}",
+                                    fix="check the app's host name and that it is running"
+                                    ) from None
+        if not 200 <= response.status_code < 300:
+            raise VerificationError(f"GET {redact(url)} answered {response.status_code}: "
+                                    f"{response.text[:300]}",
+                                    fix="look at the function's logs; the deployment itself "
+                                    "succeeded")
+        self.report.info(f"verified: GET {redact(url)} answered {response.status_code}")
+        self.report.data["verify"] = {"url": redact(url), "status": response.status_code}
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    @property
+    def arm(self) -> Arm:
+        assert self.target.arm is not None, "Kudu-only plans have no ARM steps"
+        return self.target.arm
+
+    def with_auth_fallback(self, call: Callable[[], Any]) -> Any:
+        """Run a Kudu call; if Basic auth is refused, switch to the Azure credential once."""
+        try:
+            return call()
+        except AuthRejected:
+            if self.kudu.auth.kind != "basic" or self.target.bearer is None:
+                raise
+            self.report.warn("Kudu refused the publish profile's credentials (basic auth may be "
+                             "disabled for the app): retrying with your Azure credential")
+            self.kudu.auth = self.target.bearer
+            self.kudu.base_url = f"https://{self.target.site.scm_host}/"
+            return call()

@@ -1,0 +1,197 @@
+"""The deploy plan: what will be done to the app, as data.
+
+``plan_deploy`` is pure: from the app's plan, the build mode and the current app settings it
+decides the steps of reference section 6. The executor runs them; ``--dry-run`` prints them.
+Settings values never appear in a step's description (they may be secrets): only names do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from azpublish.azure.arm import PlanKind
+from azpublish.errors import UsageError
+from azpublish.settings import BuildMode
+
+TRUE_VALUES = {"1", "true", "yes"}
+# Where a remote build needs these, they must be on; an explicit "false" is a conflict to report.
+REMOTE_BUILD_REQUIRED = {"SCM_DO_BUILD_DURING_DEPLOYMENT": "true", "ENABLE_ORYX_BUILD": "true"}
+# What Core Tools adds for a remote build, only where the user has not set it.
+REMOTE_BUILD_DEFAULTS = {"BUILD_FLAGS": "UseExpressBuild", "XDG_CACHE_HOME": "/tmp/.cache"}  # noqa: S108
+RUN_FROM_PACKAGE = "WEBSITE_RUN_FROM_PACKAGE"
+PIP_EXTRA_INDEX_URL = "PIP_EXTRA_INDEX_URL"
+
+
+@dataclass(frozen=True)
+class CheckUnchanged:
+    sha256: str
+
+    def describe(self) -> str:
+        which = f"sha256 {self.sha256[:12]}..." if self.sha256 else "this package's sha256"
+        return (f"skip the upload if the last successful deployment has {which} "
+                "(unless --force)")
+
+
+@dataclass(frozen=True)
+class UpdateAppSettings:
+    set: Mapping[str, str]
+    remove: tuple[str, ...]
+
+    def describe(self) -> str:
+        parts = []
+        if self.set:
+            parts.append("set " + ", ".join(sorted(self.set)))
+        if self.remove:
+            parts.append("remove " + ", ".join(sorted(self.remove)))
+        return "update app settings: " + "; ".join(parts) + " (restarts the app)"
+
+
+@dataclass(frozen=True)
+class WaitForKuduSettings:
+    expected: Mapping[str, str | None]  # None: the setting must be absent
+
+    def describe(self) -> str:
+        return "wait until Kudu's /api/settings shows " + ", ".join(sorted(self.expected))
+
+
+@dataclass(frozen=True)
+class Upload:
+    endpoint: Literal["zipdeploy", "onedeploy"]
+    remote_build: bool
+
+    def describe(self) -> str:
+        call = ("POST /api/zipdeploy?isAsync=true" if self.endpoint == "zipdeploy"
+                else f"POST /api/publish?type=zip&RemoteBuild={str(self.remote_build).lower()}")
+        build = "the server builds dependencies" if self.remote_build else "no server build"
+        return f"upload the package: {call} ({build})"
+
+
+@dataclass(frozen=True)
+class TrackDeployment:
+    timeout: float
+
+    def describe(self) -> str:
+        return f"follow the deployment started by the upload (at most {self.timeout:.0f} s)"
+
+
+@dataclass(frozen=True)
+class SyncTriggers:
+    def describe(self) -> str:
+        return "sync function triggers"
+
+
+@dataclass(frozen=True)
+class ListFunctions:
+    def describe(self) -> str:
+        return "list the indexed functions; none is a failure (exit 5)"
+
+
+@dataclass(frozen=True)
+class VerifyUrl:
+    path: str
+
+    def describe(self) -> str:
+        return f"GET {self.path} on the app and require a 2xx answer"
+
+
+@dataclass(frozen=True)
+class RestoreAppSettings:
+    original: Mapping[str, str] = field(repr=False)
+
+    def describe(self) -> str:
+        return "put back the app settings as they were before this publish"
+
+
+Step = (CheckUnchanged | UpdateAppSettings | WaitForKuduSettings | Upload | TrackDeployment
+        | SyncTriggers | ListFunctions | VerifyUrl | RestoreAppSettings)
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    mode: BuildMode
+    sha256: str
+    timeout: float
+    pip_extra_index_url: str | None = field(default=None, repr=False)
+    restore_settings: bool = False
+    verify_url: str | None = None
+
+
+def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptions,
+                *, arm_access: bool = True) -> tuple[Step, ...]:
+    wanted: dict[str, str] = {}
+    remove: list[str] = []
+    if options.pip_extra_index_url and current.get(PIP_EXTRA_INDEX_URL) != \
+            options.pip_extra_index_url and options.mode == "remote":
+        wanted[PIP_EXTRA_INDEX_URL] = options.pip_extra_index_url
+
+    if plan == "flex":
+        upload = Upload("onedeploy", remote_build=options.mode == "remote")
+    elif options.mode == "remote":
+        wanted.update(remote_build_settings(current))
+        if RUN_FROM_PACKAGE in current:
+            remove.append(RUN_FROM_PACKAGE)
+        upload = Upload("zipdeploy", remote_build=True)
+    elif plan == "consumption":
+        raise UsageError(
+            f"--build {options.mode} on a Linux Consumption app needs the blob-storage upload "
+            "path, which this version of azpublish does not have",
+            fix="use --build remote for this app, or move it to a Flex Consumption or "
+            "Premium plan")
+    else:
+        if current.get(RUN_FROM_PACKAGE) != "1":
+            wanted[RUN_FROM_PACKAGE] = "1"
+        upload = Upload("zipdeploy", remote_build=False)
+
+    if not arm_access:
+        return kudu_only_plan(wanted, remove, upload, options)
+    steps: list[Step] = [CheckUnchanged(options.sha256)]
+    if wanted or remove:
+        steps.append(UpdateAppSettings(wanted, tuple(remove)))
+        steps.append(WaitForKuduSettings({**wanted, **dict.fromkeys(remove)}))
+    steps += [upload, TrackDeployment(options.timeout), SyncTriggers(), ListFunctions()]
+    if options.verify_url:
+        steps.append(VerifyUrl(options.verify_url))
+    if options.restore_settings and (wanted or remove):
+        steps.append(RestoreAppSettings(dict(current)))
+    return tuple(steps)
+
+
+def remote_build_settings(current: Mapping[str, str]) -> dict[str, str]:
+    """The settings a remote build needs, merged without overriding the user's own values."""
+    wanted: dict[str, str] = {}
+    for name, value in REMOTE_BUILD_REQUIRED.items():
+        if name not in current:
+            wanted[name] = value
+        elif current[name].strip().lower() not in TRUE_VALUES:
+            raise UsageError(
+                f"app setting {name}={current[name]!r} turns the remote build off, but "
+                "--build remote was asked for",
+                where=f"app setting {name}",
+                fix="remove the setting or set it to true, or publish with --build local")
+    for name, value in REMOTE_BUILD_DEFAULTS.items():
+        if name not in current:
+            wanted[name] = value
+    return wanted
+
+
+def kudu_only_plan(wanted: Mapping[str, str], remove: list[str], upload: Upload,
+                   options: DeployOptions) -> tuple[Step, ...]:
+    """Without Resource Manager: no settings changes, trigger sync or function list.
+
+    Kudu syncs triggers itself after a successful ZIP deploy, so only the listing is lost.
+    """
+    if wanted or remove:
+        changes = [f"{name}={'<set>' if name == PIP_EXTRA_INDEX_URL else value}"
+                   for name, value in sorted(wanted.items())]
+        changes += [f"remove {name}" for name in remove]
+        raise UsageError(
+            "this publish needs app setting changes, which a publish profile alone cannot make: "
+            + ", ".join(changes),
+            fix="make them in the portal (or az functionapp config appsettings set), or give "
+            "azpublish Resource Manager access with --subscription and a credential")
+    steps: list[Step] = [CheckUnchanged(options.sha256), upload, TrackDeployment(options.timeout)]
+    if options.verify_url:
+        steps.append(VerifyUrl(options.verify_url))
+    return tuple(steps)

@@ -1,0 +1,337 @@
+"""`azpublish` publishing to the emulator over HTTPS: every plan, failures, reports.
+
+The CLI runs in-process with the environment `azpublish emulator env` prints, so the real
+DefaultAzureCredential, azure-mgmt-web and requests do the work; nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from azpublish.__main__ import main
+from tests.integration.conftest import RunningEmulator
+from tests.integration.pypi_index import PrivateIndex
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "hello"
+Run = Callable[..., tuple[int, str, str]]
+
+
+@pytest.fixture
+def run(emulator_env: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> Run:
+    def invoke(*args: str | Path) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
+@pytest.fixture
+def hello(tmp_path: Path) -> Path:
+    root = tmp_path / "hello"
+    shutil.copytree(EXAMPLE, root)
+    return root
+
+
+def write_v1_app(root: Path, body: str = "v1 says hi") -> Path:
+    (root / "Greet").mkdir(parents=True)
+    (root / "host.json").write_text('{"version": "2.0"}')
+    (root / "requirements.txt").write_text("azure-functions\nsix\n")
+    (root / "Greet" / "function.json").write_text(json.dumps({"bindings": [
+        {"authLevel": "anonymous", "type": "httpTrigger", "direction": "in", "name": "req",
+         "methods": ["get"]},
+        {"type": "http", "direction": "out", "name": "$return"}]}))
+    (root / "Greet" / "__init__.py").write_text(
+        "import azure.functions as func\nimport six\n\n\n"
+        f"def main(req: func.HttpRequest) -> func.HttpResponse:\n"
+        f"    return func.HttpResponse({body!r} + six.text_type('!'))\n")
+    return root
+
+
+def invoke(emulator: RunningEmulator, url: str) -> requests.Response:
+    return requests.get(url, verify=emulator.ca_bundle, timeout=60)
+
+
+@pytest.mark.parametrize("plan", ["dedicated", "premium", "flex", "consumption"])
+def test_remote_build_on_every_plan(run: Run, emulator: RunningEmulator, hello: Path,
+                                    plan: str) -> None:
+    app = emulator.create_app(plan=plan)
+    code, out, err = run("--project-dir", hello, "--app", app, "--build", "remote", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    deployment = report["deployment"]
+    assert deployment["status"] == "success" and deployment["deployment_id"]
+    [function] = report["functions"]
+    assert function["name"] == "hello" and function["trigger"] == "httpTrigger"
+    assert f"Functions in {app}:" in err and "hello - [httpTrigger]" in err
+    assert f"Invoke url: {function['invoke_url']}" in err
+    answer = invoke(emulator, function["invoke_url"] + "?name=azure")
+    assert answer.status_code == 200
+    assert answer.json() == {"message": "Hello, azure!", "packaging": "24.0"}
+    assert report["package"]["sha256"] in json.dumps(emulator.kudu(
+        "GET", app, "/api/deployments").json())
+
+
+def test_remote_build_v1_project(run: Run, emulator: RunningEmulator, tmp_path: Path) -> None:
+    root = write_v1_app(tmp_path / "v1")
+    app = emulator.create_app()
+    code, out, err = run("--project-dir", root, "--app", app, "--json")
+    assert code == 0, err
+    [function] = json.loads(out)["functions"]
+    assert invoke(emulator, function["invoke_url"]).text == "v1 says hi!"
+
+
+def test_custom_build_runs_from_package(run: Run, emulator: RunningEmulator,
+                                        tmp_path: Path) -> None:
+    root = write_v1_app(tmp_path / "v1", body="custom")
+    site = root / ".python_packages/lib/site-packages"
+    site.mkdir(parents=True)
+    (site / "six.py").write_text("text_type = str\n")
+    app = emulator.create_app(plan="premium")
+    code, out, err = run("--project-dir", root, "--app", app, "--no-build", "--json")
+    assert code == 0, err
+    settings = emulator.arm("POST", f"{emulator.site_path(app)}/config/appsettings/list").json()
+    assert settings["properties"]["WEBSITE_RUN_FROM_PACKAGE"] == "1"
+    [function] = json.loads(out)["functions"]
+    assert invoke(emulator, function["invoke_url"]).text == "custom!"
+
+
+def test_build_failure_exits_4_with_pips_error(run: Run, emulator: RunningEmulator,
+                                              hello: Path) -> None:
+    (hello / "requirements.txt").write_text("azpublish-no-such-package-anywhere==1.0\n")
+    app = emulator.create_app()
+    code, out, err = run("--project-dir", hello, "--app", app, "--json")
+    assert code == 4
+    assert "azpublish-no-such-package-anywhere" in err
+    assert "No matching distribution" in err or "Could not find a version" in err
+    report = json.loads(out)
+    assert report["deployment"]["status"] == "failed" and report["failed_stage"] == "deploy"
+
+
+def test_zero_functions_exits_5(run: Run, emulator: RunningEmulator, hello: Path) -> None:
+    (hello / "function_app.py").write_text(
+        "import azure.functions as func\nimport not_installed_anywhere\n\n"
+        "app = func.FunctionApp()\n\n\n@app.route(route='x')\ndef x(req):\n    return 'x'\n")
+    app = emulator.create_app()
+    code, _, err = run("--project-dir", hello, "--app", app)
+    assert code == 5
+    assert "no function was indexed" in err and "import error" in err
+
+
+def test_timeout_exits_4(run: Run, emulator: RunningEmulator, hello: Path) -> None:
+    app = emulator.create_app()
+    emulator.add_fault(kind="hold", app=app, stages=["building"], count=1)
+    try:
+        code, _, err = run("--project-dir", hello, "--app", app, "--timeout", "3")
+        assert code == 4
+        assert "after 3 s" in err
+    finally:
+        emulator.release(app)
+
+
+def test_wrong_python_version_is_refused(run: Run, emulator: RunningEmulator,
+                                         hello: Path) -> None:
+    app = emulator.create_app(python="3.11")
+    code, _, err = run("--project-dir", hello, "--app", app, "--python-version", "3.12")
+    assert code == 2
+    assert "the app runs Python 3.11" in err
+    assert emulator.kudu("GET", app, "/api/deployments").json() == []
+
+
+def test_unchanged_package_is_skipped_unless_forced(run: Run, emulator: RunningEmulator,
+                                                    hello: Path) -> None:
+    app = emulator.create_app()
+    assert run("--project-dir", hello, "--app", app)[0] == 0
+    code, out, err = run("--project-dir", hello, "--app", app, "--json")
+    assert code == 0, err
+    assert "unchanged" in err
+    assert json.loads(out)["deployment"]["skipped"] is True
+    assert len(emulator.kudu("GET", app, "/api/deployments").json()) == 1
+    assert run("--project-dir", hello, "--app", app, "--force")[0] == 0
+    assert len(emulator.kudu("GET", app, "/api/deployments").json()) == 2
+
+
+def test_dry_run_changes_nothing(run: Run, emulator: RunningEmulator, hello: Path) -> None:
+    app = emulator.create_app()
+    before = emulator.arm("POST", f"{emulator.site_path(app)}/config/appsettings/list").json()
+    code, out, err = run("--project-dir", hello, "--app", app, "--dry-run", "--json",
+                         "--pip-extra-index-url", "https://u:dryrunsecret@127.0.0.1:9/simple")
+    assert code == 0, err
+    plan = json.loads(out)["plan"]
+    assert any("zipdeploy" in step for step in plan)
+    assert any("PIP_EXTRA_INDEX_URL" in step for step in plan)
+    assert "dryrunsecret" not in out + err
+    after = emulator.arm("POST", f"{emulator.site_path(app)}/config/appsettings/list").json()
+    assert after == before
+    assert emulator.kudu("GET", app, "/api/deployments").json() == []
+
+
+def test_transient_failures_are_retried(run: Run, emulator: RunningEmulator,
+                                        hello: Path) -> None:
+    app = emulator.create_app()
+    emulator.add_fault(kind="fail", app=app, path="*/api/zipdeploy", status=503, count=2,
+                       retry_after=0)
+    emulator.add_fault(kind="drop_upload", app=app, count=1)
+    code, _, err = run("--project-dir", hello, "--app", app)
+    assert code == 0, err
+
+
+def test_conflict_waits_for_the_running_deployment(run: Run, emulator: RunningEmulator,
+                                                   hello: Path) -> None:
+    app = emulator.create_app()
+    emulator.add_fault(kind="hold", app=app, stages=["building"], count=1)
+    other = emulator.deploy(app, emulator.v2_app("x = 1\n"))
+    assert other.status_code == 202
+    releaser = threading.Timer(3.0, emulator.release, args=(app,))
+    releaser.start()
+    try:
+        code, _, err = run("--project-dir", hello, "--app", app)
+    finally:
+        releaser.cancel()
+    assert code == 0, err
+
+
+def test_publish_profile_falls_back_to_bearer_when_basic_is_off(
+        run: Run, emulator: RunningEmulator, hello: Path, tmp_path: Path) -> None:
+    app = emulator.create_app()
+    profile, password = publish_profile_for(emulator, app, tmp_path)
+    response = emulator.arm("PUT", f"{emulator.site_path(app)}/basicPublishingCredentialsPolicies"
+                            "/scm", json={"properties": {"allow": False}})
+    assert response.status_code == 200
+    code, out, err = run("--project-dir", hello, "--app", app, "--publish-profile", profile,
+                         "--json")
+    assert code == 0, err
+    assert "basic" in err.lower()
+    assert password not in out + err
+
+
+def test_private_index_through_azpublish_keeps_the_password_secret(
+        run: Run, emulator: RunningEmulator, hello: Path, tmp_path: Path,
+        private_index: PrivateIndex) -> None:
+    index = private_index
+    (hello / "requirements.txt").write_text(f"azure-functions\n{index.package_name}\n")
+    (hello / "function_app.py").write_text(
+        "import azure.functions as func\n"
+        f"import {index.module_name} as probe\n\n"
+        "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n\n\n"
+        "@app.route(route='probe')\n"
+        "def probe_value(req: func.HttpRequest) -> func.HttpResponse:\n"
+        "    return func.HttpResponse(probe.VALUE)\n")
+    app = emulator.create_app()
+    emulator.set_settings(app, {"PIP_CERT": str(index.ca_bundle)})  # the index's own CA
+    zip_path = tmp_path / "package.zip"
+    code, out, err = run("--project-dir", hello, "--app", app, "--json", "--output-zip", zip_path,
+                         "--pip-extra-index-url", index.url_with_credentials)
+    assert code == 0, err
+    [function] = json.loads(out)["functions"]
+    assert invoke(emulator, function["invoke_url"]).text == index.expected_value
+    # The password is nowhere azpublish writes or prints, nor in the emulator's logs and state.
+    assert index.password not in out + err
+    assert index.password.encode() not in zip_path.read_bytes()
+    records = emulator.kudu("GET", app, "/api/deployments").json()
+    logs = [emulator.deployment_log(app, r["id"]) for r in records]
+    assert index.password not in json.dumps(records) + json.dumps(logs)
+    for path in emulator.state_dir.rglob("*"):
+        if path.is_file():
+            assert index.password.encode() not in path.read_bytes(), path
+
+
+
+def test_resource_group_is_found_and_slots_are_published(
+        run: Run, emulator: RunningEmulator, hello: Path) -> None:
+    app = emulator.create_app(resource_group="rg-found-by-name")
+    emulator.create_slot(app, "staging")
+    code, out, err = run("--project-dir", hello, "--app", app, "--slot", "staging", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["deployment"]["app"] == f"{app}/slots/staging"
+    [function] = report["functions"]
+    assert "/slots/staging/" in function["invoke_url"]
+    assert invoke(emulator, function["invoke_url"]).status_code == 200
+    assert emulator.kudu("GET", app, "/api/deployments").json() == []  # production untouched
+    assert len(emulator.kudu("GET", app, "/api/deployments", slot="staging").json()) == 1
+
+
+def test_restore_settings_and_verify_url(run: Run, emulator: RunningEmulator,
+                                         hello: Path) -> None:
+    app = emulator.create_app()
+    emulator.set_settings(app, {"MY_SETTING": "kept"})
+    before = emulator.arm("POST", f"{emulator.site_path(app)}/config/appsettings/list").json()
+    code, out, err = run("--project-dir", hello, "--app", app, "--restore-settings",
+                         "--verify-url", "/api/hello?name=check", "--json")
+    assert code == 0, err
+    assert json.loads(out)["verify"]["status"] == 200
+    after = emulator.arm("POST", f"{emulator.site_path(app)}/config/appsettings/list").json()
+    assert after["properties"] == before["properties"]
+
+
+def test_verify_url_failure_exits_5(run: Run, emulator: RunningEmulator, hello: Path) -> None:
+    app = emulator.create_app()
+    code, _, err = run("--project-dir", hello, "--app", app, "--verify-url", "/api/nothing-here")
+    assert code == 5
+    assert "404" in err
+
+
+def test_non_python_app_is_refused(run: Run, emulator: RunningEmulator, hello: Path) -> None:
+    app = emulator.create_app()
+    response = emulator.arm("PATCH", f"{emulator.site_path(app)}/config/web",
+                            json={"properties": {"linuxFxVersion": "NODE|20"}})
+    assert response.status_code == 200, response.text
+    code, _, err = run("--project-dir", hello, "--app", app)
+    assert code == 2
+    assert "runs 'node', not Python" in err
+
+
+def test_unknown_app_is_a_clear_error(run: Run, hello: Path) -> None:
+    code, _, err = run("--project-dir", hello, "--app", "no-such-app-anywhere")
+    assert code == 2
+    assert "no app named 'no-such-app-anywhere'" in err
+
+
+def publish_profile_for(emulator: RunningEmulator, app: str, folder: Path) -> tuple[Path, str]:
+    creds = emulator.arm("POST", f"{emulator.site_path(app)}/config/publishingcredentials/list")
+    props: dict[str, Any] = creds.json()["properties"]
+    host = emulator.scm_url(app).removeprefix("https://")
+    site = emulator.site_url(app).removeprefix("https://")
+    profile = folder / f"{app}.PublishSettings"
+    profile.write_text(
+        f'<publishData><publishProfile profileName="{app} - Zip Deploy" publishMethod="ZipDeploy"'
+        f' publishUrl="{host}" userName="{props["publishingUserName"]}"'
+        f' userPWD="{props["publishingPassword"]}" destinationAppUrl="https://{site}" />'
+        "</publishData>")
+    return profile, str(props["publishingPassword"])
+
+
+def test_publish_profile_alone_deploys_through_kudu(
+        run: Run, emulator: RunningEmulator, hello: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    app = emulator.create_app()
+    profile, password = publish_profile_for(emulator, app, tmp_path)
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID")
+    monkeypatch.setenv("AZPUBLISH_PUBLISH_PROFILE", profile.read_text())  # the XML itself
+    code, _, err = run("--project-dir", hello, "--python-version", "3.11")
+    assert code == 2
+    assert "SCM_DO_BUILD_DURING_DEPLOYMENT=true" in err and "publish profile alone" in err
+    assert emulator.kudu("GET", app, "/api/deployments").json() == []
+
+    emulator.set_settings(app, {"SCM_DO_BUILD_DURING_DEPLOYMENT": "true",
+                                "ENABLE_ORYX_BUILD": "true", "BUILD_FLAGS": "UseExpressBuild",
+                                "XDG_CACHE_HOME": "/tmp/.cache"})
+    time.sleep(0.2)
+    code, out, err = run("--project-dir", hello, "--python-version", "3.11", "--json",
+                         "--verify-url", "/api/hello")
+    assert code == 0, err
+    assert "through Kudu only" in err
+    assert json.loads(out)["deployment"]["status"] == "success"
+    assert password not in out + err

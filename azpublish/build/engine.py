@@ -1,0 +1,42 @@
+"""The interface between the local builder and the engines that install dependencies.
+
+An engine fills a folder with the target's site-packages: ``container`` runs the installer in a
+Debian container of the target Python; ``wheels`` installs pre-built wheels for the target
+platform on the host. Index settings travel only as environment variables of the installer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Protocol
+
+from azpublish.build.audit import Target
+
+Installer = Literal["pip", "uv"]
+
+
+@dataclass(frozen=True)
+class InstallRequest:
+    project_root: Path
+    requirement_files: tuple[Path, ...]  # absolute; requirements.txt first, then its includes
+    target: Target
+    installer: Installer
+    # PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_CERT...: may hold credentials, so they are passed
+    # only as the installer's environment, never as argv, build args, layers, files or logs.
+    index_env: Mapping[str, str] = field(default_factory=dict, repr=False)
+    output: Path = Path()  # an empty folder to fill; becomes .python_packages/lib/site-packages
+
+
+class Engine(Protocol):
+    name: str
+
+    def identity(self, request: InstallRequest) -> Mapping[str, str]:
+        """Everything about the engine that decides its output (image id, installer version,
+        platform tag), for the cache key. Holds no secrets."""
+        ...
+
+    def install(self, request: InstallRequest, log: Callable[[str], None]) -> None:
+        """Fill ``request.output`` or raise ``BuildError``; lines given to ``log`` are redacted."""
+        ...

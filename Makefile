@@ -26,6 +26,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_filter.py
 	$(BIN)/python bench/bench_package.py
+	$(BIN)/python bench/bench_local_build.py
 
 demo: $(STAMP)
 	bash scripts/demo.sh

@@ -78,6 +78,22 @@ OPTIONS: tuple[Option, ...] = (
            "it, then exit", False, in_pyproject=False),
     Option("max_package_size", "size", "fail when the package is larger (e.g. 200MB, 1GiB)",
            metavar="SIZE"),
+    Option("engine", "choice", "how --build local installs: in a container, with target "
+           "wheels only, or auto (container if one answers)", "auto",
+           ("auto", "container", "wheels")),
+    Option("installer", "choice", "the installer of a local build (default: pip in a "
+           "container, uv for wheels)", None, ("pip", "uv")),
+    Option("base_image", "str", "the base image of the build container (Dockerfile.build's "
+           "BASE_IMAGE)", metavar="IMAGE"),
+    Option("build_image", "str", "a ready build image to use instead of building one",
+           metavar="IMAGE"),
+    Option("additional_packages", "str", "Debian packages to add to the build image",
+           metavar="'PKG ...'"),
+    Option("no_cache", "bool", "rebuild the dependencies even when the cache has them", False),
+    Option("strict_lock", "bool", "fail when requirements.txt is stale for requirements.in "
+           "(default: warn)", False),
+    Option("no_preflight", "bool", "skip the import check of every function before upload "
+           "(local and custom builds)", False),
     Option("tenant", "str", "the Entra tenant to authenticate in", metavar="ID"),
     Option("publish_profile", "str", "a publish profile (file path, or its XML) for basic auth "
            "to Kudu", metavar="FILE", in_pyproject=False),
@@ -114,6 +130,14 @@ class Settings:
     list_included_files: bool = False
     list_ignored_files: bool = False
     max_package_size: int | None = None
+    engine: Literal["auto", "container", "wheels"] = "auto"
+    installer: Literal["pip", "uv"] | None = None
+    base_image: str | None = None
+    build_image: str | None = None
+    additional_packages: str | None = None
+    no_cache: bool = False
+    no_preflight: bool = False
+    strict_lock: bool = False
     tenant: str | None = None
     publish_profile: str | None = field(default=None, repr=False)
     arm_endpoint: str | None = None

@@ -39,6 +39,10 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("AZPUBLISH_"):
             monkeypatch.delenv(name)
+    # Were this suite run by GitHub Actions or Azure Pipelines, the CLI under test would write
+    # to the job's real outputs and summary; tests that want that set these themselves.
+    for name in ("GITHUB_ACTIONS", "TF_BUILD", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
+        monkeypatch.delenv(name, raising=False)
 
 
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
-from azpublish.build.audit import Target
-from azpublish.errors import UsageError
+from azpublish.build.audit import Target, audit_tree, raise_for_findings, warning_summary
 from azpublish.project import Project
 from azpublish.report import Reporter
-from azpublish.settings import BuildMode
+from azpublish.settings import BuildMode, Settings
 
 PACKAGES_DIR = ".python_packages"
 SITE_PACKAGES = f"{PACKAGES_DIR}/lib/site-packages"
@@ -39,17 +39,31 @@ class Builder(Protocol):
     def build(self, project: Project, target: Target, report: Reporter) -> BuildResult: ...
 
 
-def make_builder(mode: BuildMode) -> Builder:
+def make_builder(settings: Settings) -> Builder:
     from azpublish.build.custom import CustomBuilder
+    from azpublish.build.local import LocalBuilder, LocalOptions
     from azpublish.build.remote import RemoteBuilder
 
-    builders: dict[str, Callable[[], Builder]] = {"remote": RemoteBuilder,
-                                                  "custom": CustomBuilder}
-    if mode not in builders:
-        raise UsageError(f"--build {mode} is not available in this version of azpublish",
-                         fix="use --build remote (the server installs dependencies) or "
-                         "--build custom (ship your own .python_packages)")
-    return builders[mode]()
+    options = LocalOptions(
+        settings.engine, settings.installer, settings.base_image, settings.build_image,
+        tuple((settings.additional_packages or "").split()), settings.pip_extra_index_url,
+        settings.no_cache, preflight=not settings.no_preflight and not settings.dry_run)
+    builders: dict[str, Callable[[], Builder]] = {
+        "remote": RemoteBuilder,
+        "custom": lambda: CustomBuilder(options),
+        "local": lambda: LocalBuilder(options),
+    }
+    return builders[settings.build]()
+
+
+def audit_folder(folder: Path, label: str, target: Target, report: Reporter) -> None:
+    """Fail on binaries that cannot load on the target; report the harmless foreign ones."""
+    findings = audit_tree(folder, target)
+    raise_for_findings(findings, folder, target)
+    warnings = warning_summary(findings, label, target)
+    if warnings:
+        report.warn(warnings)
+    report.detail(f"audited {label} for {target.describe()}: ok")
 
 
 def exclude_packages(reason: str) -> tuple[tuple[str, str], ...]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from azpublish.build import PACKAGES_DIR, SITE_PACKAGES, BuildResult
-from azpublish.build.audit import Target, audit_tree, raise_for_findings, warning_summary
+from azpublish.build import PACKAGES_DIR, SITE_PACKAGES, BuildResult, audit_folder
+from azpublish.build.audit import Target
+from azpublish.build.local import LocalOptions, check_imports
 from azpublish.project import Project
 from azpublish.report import Reporter
 
@@ -13,6 +14,9 @@ from azpublish.report import Reporter
 class CustomBuilder:
     mode: Literal["custom"] = "custom"
     excludes: tuple[tuple[str, str], ...] = ()
+
+    def __init__(self, options: LocalOptions | None = None) -> None:
+        self.options = options or LocalOptions(preflight=False)
 
     def build(self, project: Project, target: Target, report: Reporter) -> BuildResult:
         packages = project.root / PACKAGES_DIR
@@ -22,11 +26,7 @@ class CustomBuilder:
                             "the app will fail to import them (use --build local or --build "
                             "remote to install them)")
             return BuildResult(self.mode)
-        findings = audit_tree(packages, target)
-        raise_for_findings(findings, packages, target)
-        warnings = warning_summary(findings, f"{PACKAGES_DIR}/", target)
-        if warnings:
-            report.warn(warnings)
-        report.detail(f"audited {PACKAGES_DIR}/ for Linux {target.machine}, CPython "
-                      f"{target.python_version}, glibc {target.glibc[0]}.{target.glibc[1]}: ok")
+        audit_folder(packages, f"{PACKAGES_DIR}/", target, report)
+        if self.options.preflight:
+            check_imports(project, target, report, self.options, engine=None)
         return BuildResult(self.mode)

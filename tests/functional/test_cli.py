@@ -146,11 +146,14 @@ def test_deploy_without_a_subscription_is_refused(run: Run, monkeypatch: pytest.
     assert "which subscription?" in err
 
 
-def test_local_build_not_yet_available(run: Run, tmp_path: Path) -> None:
-    code, _, err = run("--project-dir", PROJECTS / "v2-http", "--build", "local", "--no-deploy",
-                       "--output-zip", tmp_path / "a.zip")
-    assert code == 2
-    assert "--build local is not available" in err
+def test_container_engine_without_a_daemon_exits_3(run: Run, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-daemon.sock")
+    code, _, err = run("--project-dir", PROJECTS / "v2-http", "--build", "local", "--engine",
+                       "container", "--no-deploy", "--output-zip", tmp_path / "a.zip")
+    assert code == 3
+    assert "docker" in err.lower() and "hint:" in err
+    assert not (tmp_path / "a.zip").exists()
 
 
 def test_bad_flag_value_exits_2(run: Run) -> None:

@@ -15,6 +15,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from azpublish.emulator.cli import main as emulator_main
 
         return emulator_main(args[1:])
+    if args[:1] == ["lock"]:
+        from azpublish.lock_cli import main as lock_main
+
+        return lock_main(args[1:])
 
     from azpublish.cli import run_publish
 

@@ -31,6 +31,7 @@ class ExitCode(IntEnum):
     BUILD = 3
     DEPLOY = 4
     VERIFY = 5
+    STALE_LOCK = 6  # azpublish lock --check: requirements.txt is not what requirements.in gives
 
 
 class AzPublishError(Exception):

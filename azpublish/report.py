@@ -7,6 +7,7 @@ so that a failure still produces a complete, parseable report.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,8 +18,12 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 from rich.table import Table
 
+from azpublish.ci import CiSystem, Level, detect, locate
 from azpublish.errors import AzPublishError
-from azpublish.redact import redact
+from azpublish.redact import redact, secrets_snapshot
+
+# Stages whose output is long (pip's, the deployment log): folded into a group in CI logs.
+GROUPED_STAGES = {"build": "build", "deploy": "deploy (deployment log)"}
 
 
 def human_size(size: float) -> str:
@@ -37,11 +42,47 @@ class Reporter:
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     data: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    ci: CiSystem | None = field(default_factory=lambda: detect(os.environ))
 
     def __post_init__(self) -> None:
         self.console = Console(file=self.stderr, highlight=False, soft_wrap=True)
+        self._masked: set[str] = set()
+        self._group: str | None = None
+        self._ci_prelude()
+
+    def _ci(self, lines: Sequence[str]) -> None:
+        for text in lines:
+            self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+    def _ci_prelude(self, *, close_group: bool = False) -> None:
+        """Before any output: mask secrets registered since the last line, and open or close
+        the log group of the current pipeline stage."""
+        if self.ci is None:
+            return
+        new = secrets_snapshot() - self._masked
+        for secret in sorted(new):
+            self._ci(self.ci.mask(secret))
+        self._masked |= new
+        stage = None if close_group else GROUPED_STAGES.get(str(self.data.get("stage")))
+        if stage != self._group:
+            if self._group is not None:
+                self._ci(self.ci.group_end())
+            if stage is not None:
+                self._ci(self.ci.group_start(f"azpublish: {stage}"))
+            self._group = stage
+
+    def _annotate(self, level: Level, message: str, where: str | None) -> None:
+        if self.ci is None:
+            return
+        root = (self.data.get("project") or {}).get("root")
+        location = locate(where, project_root=root, checkout=self.ci.checkout)
+        if where and location is None:  # not a file: the text keeps it
+            message = f"{where}: {message}"
+        self._ci(self.ci.annotate(level, message, location))
 
     def info(self, message: str) -> None:
+        self._ci_prelude()
         self.console.print(redact(message), markup=False)
 
     def detail(self, message: str) -> None:
@@ -49,19 +90,25 @@ class Reporter:
             self.info(message)
 
     def warn(self, message: str) -> None:
+        self._ci_prelude()
         self.warnings.append(redact(message))
+        self._annotate("warning", message, None)
         self.console.print(f"warning: {redact(message)}", style="yellow", markup=False)
 
     def error(self, exc: AzPublishError) -> None:
+        self._ci_prelude(close_group=True)
+        self._annotate("error", exc.what + (f"\nhint: {exc.fix}" if exc.fix else ""), exc.where)
         self.console.print(f"error: {exc.render()}", style="bold red", markup=False)
         self.data["error"] = {"message": exc.what, "where": exc.where, "hint": exc.fix,
                               "exit_code": int(exc.exit_code)}
 
     def line(self, text: str) -> None:
         """Machine-readable output (listings) on stdout."""
+        self._ci_prelude()
         self.stdout.write(redact(text) + "\n")
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        self._ci_prelude()
         table = Table(title=title, title_justify="left", show_edge=False)
         for i, column in enumerate(columns):
             table.add_column(column, justify="left" if i == 0 else "right")
@@ -82,9 +129,12 @@ class Reporter:
             yield lambda n: bar.update(task, completed=n)
 
     def finish(self, exit_code: int) -> None:
+        document = {**self.data, "warnings": self.warnings, "exit_code": exit_code}
+        if self.ci is not None:
+            self._ci_prelude(close_group=True)
+            self._ci(self.ci.finish(json.loads(json.dumps(document, default=str)), exit_code))
         if not self.json_mode:
             return
-        document = {**self.data, "warnings": self.warnings, "exit_code": exit_code}
         self.stdout.write(redact(json.dumps(document, indent=2, sort_keys=True, default=str)))
         self.stdout.write("\n")
         self.stdout.flush()

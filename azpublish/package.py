@@ -12,6 +12,12 @@ a large one. Slices are compressed as independent raw-deflate streams primed wit
 in parallel and its bytes depend only on its content. At most a few pieces are in flight at once,
 which bounds memory whatever the tree. The archive goes to a temporary file beside ``dest`` and is
 renamed onto it only once complete.
+
+A rebuild can skip compression: given a ``PackageMemo`` (see ``package_memo``), an entry whose
+source has the same stat key as when the previous package was written gets that package's
+compressed bytes copied, streamed, after its local header there is checked to be the one this
+writer would write. The bytes are those of a fresh write, as compression is deterministic for a
+given zlib, level and slice size, which the memo records.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ import hashlib
 import os
 import secrets
 import struct
+import time
 import zlib
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,12 +38,20 @@ from typing import BinaryIO
 
 from azpublish.errors import PackageError, UnsafePathError
 from azpublish.ignore import FileEntry
+from azpublish.package_memo import MemoMember, MemoReader, PackageMemo, StatKey, stat_key
+
+__all__ = ["PIECE_SIZE", "STORED_SUFFIXES", "EntrySize", "PackageMemo", "PackageReport",
+           "check_archive_path", "write_package"]
 
 PIECE_SIZE = 1 << 20  # unit of work and of reading; part of the format for files above it
 _WINDOW = 1 << 15  # deflate's window: the dictionary a slice is primed with
 _LEVEL = 6  # zlib's default, the level Info-ZIP uses
 _JOB_MAX_FILES = 256  # small files batched per job to amortise the thread hand-off
 _JOBS_PER_WORKER = 3  # in-flight jobs per worker: enough to never starve, small in memory
+_WRITER_FORMAT = 1  # bump when the bytes written for a given input change
+# A source modified this close to the start of a write is not memoised: a coarse file-system
+# clock (down to 2 s on FAT) could give a later edit of the same size the very same mtime.
+RACY_NS = 2_000_000_000
 
 _STORED, _DEFLATED = 0, 8
 # Already compressed: deflating again costs time and gains nothing. Chosen by name, so the
@@ -77,6 +92,8 @@ class PackageReport:
     file_count: int
     uncompressed_size: int
     largest: tuple[EntrySize, ...]  # the 10 largest groups by uncompressed size, descending
+    reused_entries: int = 0  # entries copied from the memo's previous package, not compressed
+    reused_bytes: int = 0  # their uncompressed size
 
 
 def check_archive_path(path: str) -> None:
@@ -112,21 +129,38 @@ def _path_problem(path: str) -> str | None:
 
 
 def write_package(entries: Sequence[FileEntry], dest: Path, *, max_size: int | None = None,
-                  progress: Callable[[int], None] | None = None) -> PackageReport:
-    """Write ``entries`` as a zip at ``dest``, atomically; ``progress(n)`` gets input bytes done."""
+                  progress: Callable[[int], None] | None = None,
+                  reuse: PackageMemo | None = None) -> PackageReport:
+    """Write ``entries`` as a zip at ``dest``, atomically; ``progress(n)`` gets input bytes done.
+
+    With ``reuse``, unchanged entries are copied from the memo's previous package rather than
+    compressed (same bytes either way), and the memo is updated once ``dest`` is complete.
+    """
+    started_ns = time.time_ns()
     ordered = sorted(entries, key=lambda entry: entry.archive_path)
     _check_selection(ordered)
     dest = Path(dest)
     if dest.is_dir():
         raise PackageError("the output path is a folder", where=str(dest),
                            fix="give a file name, such as app.zip")
-    with _TempArchive(dest, max_size) as archive:
-        members = _write_members(ordered, archive, progress)
-        _write_central_directory(members, archive)
-        size, sha256 = archive.commit()
+    writer = _writer_key()
+    # Stat before any read: a source changed later then has another key, so is never reused.
+    sources = _stat_sources(ordered) if reuse is not None else {}
+    with contextlib.ExitStack() as stack:
+        previous = reuse.open(writer) if reuse is not None else None
+        if previous is not None:
+            stack.enter_context(previous)
+        reused = _reusable(ordered, sources, previous)
+        with _TempArchive(dest, max_size) as archive:
+            members = _write_members(ordered, archive, progress, reused, previous)
+            _write_central_directory(members, archive)
+            size, sha256 = archive.commit()
+    if reuse is not None:
+        reuse.save(dest, sha256, writer, _memo_members(members, sources, started_ns))
     return PackageReport(path=dest, size=size, sha256=sha256, file_count=len(ordered),
                          uncompressed_size=sum(entry.size for entry in ordered),
-                         largest=_largest_groups(members))
+                         largest=_largest_groups(members), reused_entries=len(reused),
+                         reused_bytes=sum(memo.uncompressed for memo in reused.values()))
 
 
 def _check_selection(ordered: Sequence[FileEntry]) -> None:
@@ -387,27 +421,46 @@ class _Member:
     zip64_sizes: bool
     crc: int = 0
     compressed: int = 0
+    data_offset: int = 0
+
+
+def _new_member(entry: FileEntry, header_offset: int) -> _Member:
+    method = _method(entry)
+    return _Member(entry, entry.archive_path.encode("utf-8"), method, header_offset,
+                   _needs_zip64_sizes(entry.size, method))
 
 
 def _write_members(ordered: Sequence[FileEntry], archive: _TempArchive,
-                   progress: Callable[[int], None] | None) -> list[_Member]:
+                   progress: Callable[[int], None] | None,
+                   reused: Mapping[str, MemoMember], previous: MemoReader | None
+                   ) -> list[_Member]:
     members: list[_Member] = []
     done = reported = 0
-    packed = _packed_in_order(ordered)
+    # Workers compress only what is not reused; this thread interleaves both in archive order.
+    packed = _packed_in_order([entry for entry in ordered if entry.archive_path not in reused])
     with contextlib.closing(packed):
-        for piece, result in packed:
-            if piece.offset == 0:
-                members.append(_Member(piece.entry, piece.entry.archive_path.encode("utf-8"),
-                                       piece.method, archive.position,
-                                       _needs_zip64_sizes(piece.entry.size, piece.method)))
-            member = members[-1]
-            if piece.offset == 0 and piece.last:  # a whole file: its header is final at once
-                member.crc, member.compressed = result.crc, len(result.data)
-                archive.write(_local_header(member))
-                archive.write(result.data)
+        for entry in ordered:
+            member = _new_member(entry, archive.position)
+            members.append(member)
+            memo = reused.get(entry.archive_path)
+            if memo is not None:
+                assert previous is not None, "reused members come from the previous package"
+                _copy_member(member, memo, previous, archive)
+                done += entry.size
             else:
-                _write_slice(member, piece, result, archive)
-            done += piece.length
+                while True:
+                    piece, result = next(packed)
+                    assert piece.entry is entry, "pieces come in archive order"
+                    if piece.offset == 0 and piece.last:  # a whole file: header final at once
+                        member.crc, member.compressed = result.crc, len(result.data)
+                        archive.write(_local_header(member))
+                        member.data_offset = archive.position
+                        archive.write(result.data)
+                    else:
+                        _write_slice(member, piece, result, archive)
+                    done += piece.length
+                    if piece.last:
+                        break
             if progress is not None and done - reported >= PIECE_SIZE:
                 progress(done)
                 reported = done
@@ -416,11 +469,28 @@ def _write_members(ordered: Sequence[FileEntry], archive: _TempArchive,
     return members
 
 
+def _copy_member(member: _Member, memo: MemoMember, previous: MemoReader,
+                 archive: _TempArchive) -> None:
+    """Write the header, then stream the compressed bytes from the previous package."""
+    member.crc, member.compressed = memo.crc, memo.compressed
+    archive.write(_local_header(member))
+    member.data_offset = archive.position
+    try:
+        for chunk in previous.chunks(memo.data_offset, memo.compressed):
+            archive.write(chunk)
+    except (OSError, EOFError) as exc:
+        raise PackageError(f"cannot copy {member.entry.archive_path} from the previous package: "
+                           f"{exc}", where="the package memo",
+                           fix="something changed the memo while packaging; package again, or "
+                               "delete the memo folder") from exc
+
+
 def _write_slice(member: _Member, piece: _Piece, result: _Packed, archive: _TempArchive) -> None:
     """One slice of a large file: a placeholder header first, patched after the last slice."""
     if piece.offset == 0:
         archive.pause_hashing()
         archive.write(_local_header(member))
+        member.data_offset = archive.position
     assert result.raw is not None, "slices keep their input for the CRC"
     member.crc = zlib.crc32(result.raw, member.crc)
     member.compressed += len(result.data)
@@ -495,6 +565,61 @@ def _write_central_directory(members: Sequence[_Member], archive: _TempArchive) 
 
 def _size(size: int) -> str:
     return f"{size} bytes ({size / (1 << 20):.1f} MiB)"
+
+
+# -- reuse of a previous package ------------------------------------------------------------
+
+
+def _writer_key() -> str:
+    """Everything the compressed bytes of a given input depend on, besides the input."""
+    return (f"azpublish-zip/{_WRITER_FORMAT} zlib={zlib.ZLIB_RUNTIME_VERSION} level={_LEVEL} "
+            f"piece={PIECE_SIZE} window={_WINDOW}")
+
+
+def _stat_sources(ordered: Sequence[FileEntry]) -> dict[str, StatKey]:
+    keys: dict[str, StatKey] = {}
+    for entry in ordered:
+        with contextlib.suppress(OSError):  # then neither reused nor memoised; reading reports it
+            keys[entry.archive_path] = stat_key(entry.source.stat())
+    return keys
+
+
+def _reusable(ordered: Sequence[FileEntry], sources: Mapping[str, StatKey],
+              previous: MemoReader | None) -> dict[str, MemoMember]:
+    """Members of the previous package whose source is unchanged and whose header checks out."""
+    reused: dict[str, MemoMember] = {}
+    if previous is None:
+        return reused
+    for entry in ordered:
+        memo = previous.members.get(entry.archive_path)
+        key = sources.get(entry.archive_path)
+        if memo is None or key is None or memo.source != key or key[0] != entry.size \
+                or memo.uncompressed != entry.size or memo.method != _method(entry):
+            continue
+        member = _new_member(entry, memo.header_offset)
+        member.crc, member.compressed = memo.crc, memo.compressed
+        try:
+            header = _local_header(member)
+        except PackageError:
+            continue  # sizes no header of this layout can hold: a corrupt index
+        if memo.data_offset == memo.header_offset + len(header) \
+                and previous.read_at(memo.header_offset, len(header)) == header:
+            reused[entry.archive_path] = memo
+    return reused
+
+
+def _memo_members(members: Sequence[_Member], sources: Mapping[str, StatKey],
+                  started_ns: int) -> dict[str, MemoMember]:
+    """The index of the package just written: members whose source was stable when read."""
+    memo: dict[str, MemoMember] = {}
+    for member in members:
+        path = member.entry.archive_path
+        key = sources.get(path)
+        if key is None or key[0] != member.entry.size or key[1] > started_ns - RACY_NS:
+            continue
+        memo[path] = MemoMember(key, member.crc, member.method, member.compressed,
+                                member.entry.size, member.header_offset, member.data_offset)
+    return memo
 
 
 # -- the size report ----------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from azpublish.deploy.plan import DeployOptions, Step, plan_deploy
 from azpublish.deploy.target import DeployTarget, resolve_target
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 from azpublish.ignore import Selection, select_files
-from azpublish.package import PackageReport, write_package
+from azpublish.package import PackageMemo, PackageReport, write_package
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
 from azpublish.settings import DEFAULT_PYTHON, BuildMode, Settings
@@ -77,7 +77,7 @@ def publish(settings: Settings, report: Reporter) -> int:
     with tempfile.TemporaryDirectory(prefix="azpublish-") as scratch:
         destination = settings.output_zip or Path(scratch) / "package.zip"
         with stage("package", report):
-            package = package_selection(selection, destination, settings, report)
+            package = package_selection(selection, destination, project.root, settings, report)
         describe_package(package, report)
         if deploy_target:
             with stage("deploy", report):
@@ -159,12 +159,14 @@ def describe_dry_run(selection: Selection, settings: Settings, report: Reporter)
                               "files": [entry.archive_path for entry in selection.included]}
 
 
-def package_selection(selection: Selection, dest: Path, settings: Settings,
+def package_selection(selection: Selection, dest: Path, root: Path, settings: Settings,
                       report: Reporter) -> PackageReport:
     total = sum(entry.size for entry in selection.included)
+    # The previous package of this app: unchanged files are copied compressed, not recompressed.
+    memo = None if settings.no_cache else PackageMemo.for_app(root)
     with report.progress("packaging", total) as advance:
         return write_package(selection.included, dest, max_size=settings.max_package_size,
-                             progress=advance)
+                             progress=advance, reuse=memo)
 
 
 def describe_package(package: PackageReport, report: Reporter) -> None:

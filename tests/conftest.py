@@ -32,13 +32,15 @@ def _no_leftover_secrets() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # The tests decide every AZPUBLISH_* value themselves, whatever the shell exported.
     import os
 
     for name in list(os.environ):
         if name.startswith("AZPUBLISH_"):
             monkeypatch.delenv(name)
+    # Build caches and package memos go to the test's own folder, not the user's cache.
+    monkeypatch.setenv("AZPUBLISH_CACHE_DIR", str(tmp_path / "azpublish-cache"))
     # Were this suite run by GitHub Actions or Azure Pipelines, the CLI under test would write
     # to the job's real outputs and summary; tests that want that set these themselves.
     for name in ("GITHUB_ACTIONS", "TF_BUILD", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):

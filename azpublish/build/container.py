@@ -34,7 +34,9 @@ from azpublish.build.engine import InstallRequest
 from azpublish.errors import BuildError
 from azpublish.redact import redact, register_secret, register_url_credentials
 
-DOCKERFILE = Path(__file__).resolve().parents[2] / "Dockerfile.build"
+# Shipped inside the package (a link to the top-level Dockerfile.build in the repository), so a
+# non-editable install, such as the GitHub Action's, finds it too.
+DOCKERFILE = Path(__file__).with_name("Dockerfile.build")
 IMAGE_REPOSITORY = "azpublish-build"
 LABEL_HASH = "org.azpublish.dockerfile-sha256"
 LABEL_PIP = "org.azpublish.pip-version"

@@ -63,7 +63,7 @@ class LocalBuilder:
         if project.requirements.empty:
             report.info("requirements.txt lists nothing to install: no local build needed")
             return BuildResult(self.mode)
-        engine = self.choose_engine(report)
+        engine = self.choose_engine(report, target)
         installer: Installer = self.options.installer or (
             "uv" if engine.name == "wheels" else "pip")
         request = InstallRequest(project.root, project.requirements.files, target, installer,
@@ -93,23 +93,27 @@ class LocalBuilder:
                                 "installer": installer}
         return BuildResult(self.mode)
 
-    def choose_engine(self, report: Reporter) -> Engine:
+    def choose_engine(self, report: Reporter, target: Target) -> Engine:
+        """The container engine with its image ready (built here, with its log shown), or the
+        wheels engine: asked for, or what --engine auto falls back to, with a notice."""
         choice = self.options.engine
         if choice in ("auto", "container"):
             from azpublish.build.container import ContainerEngine, connect
 
             try:
                 connect().close()  # only asks whether a daemon answers
+                engine = ContainerEngine(base_image=self.options.base_image,
+                                         build_image=self.options.build_image,
+                                         additional_packages=self.options.additional_packages)
+                engine.ensure_image(target, report.info)
             except BuildError as error:
                 if choice == "container":
                     raise
-                report.warn(f"no container engine answers ({error.what.splitlines()[0]}); "
-                            "installing pre-built wheels for the target instead (--engine "
-                            "wheels)")
+                report.warn(f"the container engine is not usable ({error.what.splitlines()[0]});"
+                            " installing pre-built wheels for the target instead (--engine "
+                            "wheels; --engine container makes this an error)")
             else:
-                return ContainerEngine(base_image=self.options.base_image,
-                                       build_image=self.options.build_image,
-                                       additional_packages=self.options.additional_packages)
+                return engine
         from azpublish.build.wheels import WheelsEngine
 
         return WheelsEngine()

@@ -1,0 +1,64 @@
+"""`--build local` through the CLI with the real container engine: native wheels for 3.11 and
+3.13 pass the audit, and a second run is served by the cache without starting a container."""
+
+from __future__ import annotations
+
+import json
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from azpublish.__main__ import main
+from tests.integration.docker_support import BASE_IMAGES, container_engines, docker_client
+
+pytestmark = [pytest.mark.integration, pytest.mark.docker]
+__all__ = ["container_engines", "docker_client"]  # fixtures used by this module
+
+APP = ("import azure.functions as func\nimport cryptography\n\napp = func.FunctionApp()\n\n\n"
+       "@app.route(route='v')\ndef v(req: func.HttpRequest) -> func.HttpResponse:\n"
+       "    return func.HttpResponse(cryptography.__version__)\n")
+
+
+def make_app(root: Path) -> Path:
+    root.mkdir()
+    (root / "host.json").write_text('{"version": "2.0"}')
+    (root / "function_app.py").write_text(APP)
+    (root / "requirements.txt").write_text("cryptography\n")
+    return root
+
+
+def containers_created(client: Any, since: float) -> int:
+    events = client.events(since=int(since), until=int(time.time()) + 1, decode=True,
+                           filters={"type": "container", "event": "create"})
+    return sum(1 for _ in events)
+
+
+@pytest.mark.parametrize("python", ["3.11", "3.13"])
+def test_native_dependency_built_audited_and_cached(
+        python: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, docker_client: Any,
+        container_engines: dict[str, Any]) -> None:
+    monkeypatch.setenv("AZPUBLISH_CACHE_DIR", str(tmp_path / "cache"))
+    app = make_app(tmp_path / "app")
+    args = ["--project-dir", str(app), "--build", "local", "--engine", "container",
+            "--base-image", BASE_IMAGES[python], "--python-version", python, "--no-deploy",
+            "--output-zip", str(tmp_path / "app.zip"), "--json"]
+    assert main(args) == 0, capsys.readouterr().err
+    first = json.loads(capsys.readouterr().out)
+    assert first["cache"]["hit"] is False and first["cache"]["engine"] == "container"
+    tag = f"cpython-{python.replace('.', '')}-x86_64-linux-gnu.so"
+    names = zipfile.ZipFile(tmp_path / "app.zip").namelist()
+    assert any(n.startswith(".python_packages/lib/site-packages/") and n.endswith(tag)
+               for n in names)
+    assert first["preflight"]["runner"].startswith("container")
+
+    (app / "function_app.py").write_text(APP + "# edited\n")
+    started = time.time()
+    assert main(args) == 0, capsys.readouterr().err
+    second = json.loads(capsys.readouterr().out)
+    assert second["cache"]["hit"] is True
+    # Only the import check runs a container now; the install did not.
+    assert containers_created(docker_client, started) == 1

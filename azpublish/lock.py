@@ -194,13 +194,16 @@ def choose_engine(request: LockRequest, log: Callable[[str], None]) -> LockEngin
     """The engine ``auto`` stands for: container when a Docker daemon answers, else wheels."""
     if request.engine != "auto":
         return request.engine
-    from azpublish.build.container import connect
+    from azpublish.build.container import ContainerEngine, connect
 
     try:
         connect().close()
+        # The image must be usable too (its base may not be available here); built once.
+        ContainerEngine(base_image=request.base_image,
+                        build_image=request.build_image).ensure_image(request.target, log)
     except BuildError as error:
-        log(f"no container engine ({error.what}); resolving with uv for "
-            f"{request.target.describe()} instead")
+        log(f"the container engine is not usable ({error.what.splitlines()[0]}); resolving "
+            f"with uv for {request.target.describe()} instead")
         return "wheels"
     return "container"
 

@@ -224,7 +224,8 @@ def test_auto_falls_back_to_uv_when_no_docker_daemon_answers(
     code = main(["--project-dir", str(app)], Reporter(stdout=io.StringIO(), stderr=err))
     assert code == 0, err.getvalue()
     # Said even without --verbose.
-    assert "the container engine is not usable" in err.getvalue() and "resolving with uv" in err.getvalue()
+    said = err.getvalue()
+    assert "the container engine is not usable" in said and "resolving with uv" in said
     assert "(engine wheels)" in (app / "requirements.txt").read_text()
 
 

@@ -29,6 +29,17 @@ import requests
 from tests.integration.pypi_index import private_index  # noqa: F401
 
 HOST_JSON = json.dumps({"version": "2.0"})
+# A minimal model-v2 app with one anonymous HTTP function answering "hello".
+HELLO = '''
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="hello")
+def hello(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse("hello")
+'''
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 20.0
 _names = itertools.count(1)

@@ -10,20 +10,10 @@ import time
 import pytest
 import requests
 
-from tests.integration.conftest import RunningEmulator, emulator_command
+from tests.integration.conftest import HELLO, RunningEmulator, emulator_command
 
 pytestmark = pytest.mark.integration
 
-HELLO = '''
-import azure.functions as func
-
-app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-
-
-@app.route(route="hello")
-def hello(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse("hello")
-'''
 
 
 def test_next_n_requests_fail_then_the_endpoint_recovers(emulator: RunningEmulator) -> None:

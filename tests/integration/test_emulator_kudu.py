@@ -10,20 +10,10 @@ import time
 import pytest
 import requests
 
-from tests.integration.conftest import RunningEmulator
+from tests.integration.conftest import HELLO, RunningEmulator
 
 pytestmark = pytest.mark.integration
 
-HELLO = '''
-import azure.functions as func
-
-app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-
-
-@app.route(route="hello")
-def hello(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse("hello")
-'''
 
 
 def _basic(user: str, password: str) -> dict[str, str]:

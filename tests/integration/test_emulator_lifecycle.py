@@ -10,20 +10,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.integration.conftest import RunningEmulator, emulator_command, start_emulator
+from tests.integration.conftest import HELLO, RunningEmulator, emulator_command, start_emulator
 
 pytestmark = pytest.mark.integration
 
-HELLO = '''
-import azure.functions as func
-
-app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-
-
-@app.route(route="hello")
-def hello(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse("hello")
-'''
 
 
 def _cli(state_dir: Path, command: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -23,20 +23,10 @@ from azpublish.azure.kudu import (
 )
 from azpublish.azure.retry import RetryPolicy
 from azpublish.errors import DeployError, ExitCode
-from tests.integration.conftest import RunningEmulator
+from tests.integration.conftest import HELLO, RunningEmulator
 
 pytestmark = pytest.mark.integration
 
-HELLO = '''
-import azure.functions as func
-
-app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-
-
-@app.route(route="hello")
-def hello(req: func.HttpRequest) -> func.HttpResponse:
-    return func.HttpResponse("hello")
-'''
 
 
 _open_clients: list[KuduClient] = []

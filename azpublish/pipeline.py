@@ -6,25 +6,29 @@ failure says where in the pipeline it happened.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from azpublish import __version__
 from azpublish.build import make_builder
 from azpublish.build.audit import Target
-from azpublish.deploy.executor import Executor, describe_plan
-from azpublish.deploy.plan import DeployOptions, Step, plan_deploy
-from azpublish.deploy.target import DeployTarget, resolve_target
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 from azpublish.ignore import Selection, select_files
 from azpublish.package import PackageMemo, PackageReport, write_package
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
 from azpublish.settings import DEFAULT_PYTHON, BuildMode, Settings
+
+if TYPE_CHECKING:  # the deploy stage pulls in the Azure SDKs: imported only when deploying
+    from azpublish.deploy.plan import Step
+    from azpublish.deploy.target import DeployTarget
 
 LARGEST_SHOWN = 10
 
@@ -55,6 +59,8 @@ def publish(settings: Settings, report: Reporter) -> int:
 
     deploy_target = None
     if not settings.no_deploy:
+        from azpublish.deploy.target import resolve_target
+
         with stage("resolve", report):  # reads only: a dry run may do it too
             deploy_target = resolve_target(settings, report)
     python = (deploy_target.python_version if deploy_target
@@ -71,13 +77,15 @@ def publish(settings: Settings, report: Reporter) -> int:
     if settings.dry_run:
         describe_dry_run(selection, settings, report)
         if deploy_target:
+            from azpublish.deploy.executor import describe_plan
+
             describe_plan(deploy_plan(deploy_target, builder.mode, "", settings), report)
         return ExitCode.OK
 
     with tempfile.TemporaryDirectory(prefix="azpublish-") as scratch:
         destination = settings.output_zip or Path(scratch) / "package.zip"
-        with stage("package", report):
-            package = package_selection(selection, destination, project.root, settings, report)
+        package = package_while_checking(selection, destination, project.root, result.check,
+                                         settings, report)
         describe_package(package, report)
         if deploy_target:
             with stage("deploy", report):
@@ -87,6 +95,8 @@ def publish(settings: Settings, report: Reporter) -> int:
 
 def deploy_plan(target: DeployTarget, mode: BuildMode, sha256: str,
                 settings: Settings) -> tuple[Step, ...]:
+    from azpublish.deploy.plan import DeployOptions, plan_deploy
+
     options = DeployOptions(mode, sha256, settings.timeout, settings.pip_extra_index_url,
                             settings.restore_settings, settings.verify_url)
     if target.arm is None:
@@ -96,6 +106,8 @@ def deploy_plan(target: DeployTarget, mode: BuildMode, sha256: str,
 
 def deploy(target: DeployTarget, mode: BuildMode, package: PackageReport, settings: Settings,
            report: Reporter) -> None:
+    from azpublish.deploy.executor import Executor
+
     steps = deploy_plan(target, mode, package.sha256, settings)
     message = f"azpublish {__version__} sha256={package.sha256} id={uuid.uuid4()}"
     executor = Executor(target, report, package.path, message, force=settings.force)
@@ -157,6 +169,30 @@ def describe_dry_run(selection: Selection, settings: Settings, report: Reporter)
                 f"({human_size(total)} uncompressed) into {destination}; nothing was written")
     report.data["dry_run"] = {"file_count": len(selection.included), "uncompressed_size": total,
                               "files": [entry.archive_path for entry in selection.included]}
+
+
+def package_while_checking(selection: Selection, destination: Path, root: Path,
+                           check: Callable[[], None] | None, settings: Settings,
+                           report: Reporter) -> PackageReport:
+    """Package while the build's check (the import preflight) runs in a thread; the package
+    replaces ``destination`` only once both have succeeded."""
+    if check is None:
+        with stage("package", report):
+            return package_selection(selection, destination, root, settings, report)
+    pending = destination.with_name(f".{destination.name}.{os.getpid()}.pending")
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="azpublish-check") as pool:
+        checked = pool.submit(check)
+        try:
+            with stage("package", report):
+                package = package_selection(selection, pending, root, settings, report)
+            with stage("build", report):
+                checked.result()
+        except BaseException:
+            checked.cancel()
+            pending.unlink(missing_ok=True)
+            raise
+    pending.replace(destination)
+    return replace(package, path=destination)
 
 
 def package_selection(selection: Selection, dest: Path, root: Path, settings: Settings,

@@ -27,6 +27,7 @@ class CustomBuilder:
                             "remote to install them)")
             return BuildResult(self.mode)
         audit_folder(packages, f"{PACKAGES_DIR}/", target, report)
-        if self.options.preflight:
-            check_imports(project, target, report, self.options, engine=None)
-        return BuildResult(self.mode)
+        if not self.options.preflight:
+            return BuildResult(self.mode)
+        return BuildResult(self.mode, check=lambda: check_imports(
+            project, target, report, self.options, engine=None))

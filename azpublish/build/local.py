@@ -81,17 +81,18 @@ class LocalBuilder:
                 engine.install(replace(request, output=staging), report.info)
                 audit_folder(staging, SITE_PACKAGES, target, report)
                 entry = cache.store(key, staging)
-            else:
-                audit_folder(entry, SITE_PACKAGES, target, report)
+            # A hit needs no new audit: the entry was audited before it was stored, and the
+            # target is part of its key.
             materialize(entry, destination)
-        if self.options.preflight:
-            check_imports(project, target, report, self.options, engine=engine)
         state = "hit" if hit else ("rebuilt (--no-cache)" if self.options.no_cache else "miss")
         report.info(f"dependency cache {state}: {key.digest[:12]}; installed into "
                     f"{SITE_PACKAGES}")
         report.data["cache"] = {"hit": hit, "key": key.digest, "engine": engine.name,
                                 "installer": installer}
-        return BuildResult(self.mode)
+        if not self.options.preflight:
+            return BuildResult(self.mode)
+        return BuildResult(self.mode, check=lambda: check_imports(
+            project, target, report, self.options, engine=engine))
 
     def choose_engine(self, report: Reporter, target: Target) -> Engine:
         """The container engine with its image ready (built here, with its log shown), or the

@@ -1,13 +1,13 @@
 """Local build benchmarks, each a ratio against a reference measured in the same run.
 
 1. wheels engine: `azpublish --build local --engine wheels --dry-run` (uv; the build without
-   the packaging) cold, against
-   `pip install --platform ... --only-binary=:all: --target` cold. Target: >= 5x faster.
+   the packaging) cold, against `pip install --platform ... --only-binary=:all: --target` cold.
+   Target: >= 5x faster.
 2. container engine (when a Docker daemon answers): `azpublish --build local --engine container
-   --dry-run` (the build without the packaging) cold, against the same `pip install --target` run by hand in the same image. Target: <= 15%
-   overhead.
+   --dry-run` (the build without the packaging) cold, against the same `pip install --target`
+   run by hand in the same image. Target: <= 15% overhead.
 3. warm rebuild: one app file changed, the dependency cache hit, from command start to finished
-   zip, against the cold build of the same engine. Target: < 3 s and >= 10x faster.
+   zip, against a full cold build of the same engine. Target: < 3 s and >= 10x faster.
 
 "Cold" means no installer cache (`PIP_NO_CACHE_DIR`, `UV_NO_CACHE`) and no azpublish cache;
 downloads still come from the machine's configured registry, for both sides alike.

@@ -158,7 +158,7 @@ class WheelsEngine:
             extra_links = [wheelhouse]
             while True:
                 _empty(request.output)
-                code, tail = self._run(self._install_command(request),
+                code, tail = self._run(self._install_command(request, settings),
                                        self._env(request, settings, extra_links),
                                        request.project_root, log)
                 if code == 0:
@@ -189,12 +189,16 @@ class WheelsEngine:
                              fix="install it (pip install uv) or use --installer pip")
         return uv
 
-    def _install_command(self, request: InstallRequest) -> list[str]:
+    def _install_command(self, request: InstallRequest,
+                         settings: Mapping[str, str] | None = None) -> list[str]:
         target, version = request.target, request.target.python_version
         requirements = ["-r", str(request.requirement_files[0])] \
             if request.requirement_files else []
         if request.installer == "uv":
-            return [self._uv(), "pip", "install", "--target", str(request.output),
+            # `uv pip` reads no variable for --no-index (UV_NO_INDEX is ignored): a flag.
+            no_index = (["--no-index"] if (settings or {}).get("no-index", "").lower()
+                        in ("1", "true", "yes", "on") else [])
+            return [self._uv(), "pip", "install", *no_index, "--target", str(request.output),
                     "--python", self.python, "--python-platform", uv_platform(target),
                     "--python-version", version, "--only-binary", ":all:", "--no-progress",
                     *requirements]

@@ -268,3 +268,12 @@ def test_a_private_index_with_basic_auth(private_index: PrivateIndex,  # noqa: F
     for path in (root / "out").rglob("*"):
         if path.is_file():
             assert private_index.password.encode() not in path.read_bytes(), path
+
+
+@pytest.mark.parametrize("installer", INSTALLERS)
+def test_no_index_setting_is_honoured(tmp_path: Path, installer: Installer) -> None:
+    # uv reads no variable for it, so the engine must turn pip's setting into uv's flag.
+    root = project(tmp_path, "charset-normalizer\n")
+    with pytest.raises(BuildError, match="charset"):
+        WheelsEngine().install(request(root, "3.11", installer, {"PIP_NO_INDEX": "1"}),
+                               lambda _: None)

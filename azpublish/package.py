@@ -23,6 +23,8 @@ given zlib, level and slice size, which the memo records.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import hashlib
 import os
 import secrets
@@ -47,6 +49,7 @@ PIECE_SIZE = 1 << 20  # unit of work and of reading; part of the format for file
 _WINDOW = 1 << 15  # deflate's window: the dictionary a slice is primed with
 _LEVEL = 6  # zlib's default, the level Info-ZIP uses
 _JOB_MAX_FILES = 256  # small files batched per job to amortise the thread hand-off
+_M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
 _JOBS_PER_WORKER = 3  # in-flight jobs per worker: enough to never starve, small in memory
 _WRITER_FORMAT = 1  # bump when the bytes written for a given input change
 # A source modified this close to the start of a write is not memoised: a coarse file-system
@@ -286,8 +289,25 @@ def _read(piece: _Piece, prefix: int) -> bytes:
     return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
+@functools.cache
+def _fix_mmap_threshold() -> None:
+    """Serve the 1 MiB piece buffers with mmap, so freeing them returns them to the system.
+
+    glibc raises its mmap threshold after the first such buffer is freed, and from then on
+    serves them from per-thread arenas, which keep freed memory: peak RSS then depends on how
+    the worker threads happen to be scheduled (once seen at 4x the usual peak). Fixing the
+    threshold is process-wide, harmless elsewhere, and skipped where there is no glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(_M_MMAP_THRESHOLD, 256 * 1024)
+    except (OSError, AttributeError):
+        pass
+
+
 def _packed_in_order(ordered: Sequence[FileEntry]) -> Generator[tuple[_Piece, _Packed], None, None]:
     """Compress on worker threads, yielding results in archive order with bounded look-ahead."""
+    _fix_mmap_threshold()
     workers = max(1, min(8, _cpu_count()))
     jobs = _plan_jobs(ordered)
     with ThreadPoolExecutor(workers, thread_name_prefix="azpublish-zip") as pool:

@@ -80,15 +80,10 @@ class RunningEmulator:
         return str(self.info["identity_header"])
 
     def env(self) -> dict[str, str]:
-        """The variables ``azpublish emulator env`` exports."""
-        return {
-            "AZPUBLISH_ARM_ENDPOINT": self.arm_endpoint,
-            "AZPUBLISH_CA_BUNDLE": self.ca_bundle,
-            "REQUESTS_CA_BUNDLE": self.ca_bundle,
-            "IDENTITY_ENDPOINT": self.identity_endpoint,
-            "IDENTITY_HEADER": self.identity_header,
-            "AZURE_SUBSCRIPTION_ID": self.subscription_id,
-        }
+        """The variables ``azpublish emulator env`` exports (from the product's own code)."""
+        from azpublish.emulator.endpoint import EndpointInfo
+
+        return EndpointInfo(**self.info).env()
 
     def site_path(self, app: str, slot: str | None = None) -> str:
         base = (f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"

@@ -437,25 +437,17 @@ def _pip_tools_bundle(python_version: str, folder: Path) -> str:
     (pip excepted: the image has its own) into ``folder``, for the container's PYTHONPATH.
     No index is involved, whatever the app's index settings are; the pip-tools version is the
     host's. Its version."""
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
     from azpublish.build.wheels import target_environment
+    from azpublish.distributions import dependency_closure
 
-    environment = target_environment(python_version)
-    pending, seen = ["pip-tools"], {"pip"}
-    while pending:
-        name = canonicalize_name(pending.pop())
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            distribution = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            raise BuildError(f"{name} is not installed beside azpublish; pip-tools needs it "
-                             f"on Python {python_version}", where="--engine container",
-                             fix=f"install it into azpublish's environment (pip install "
-                                 f"{name}), or use --engine wheels") from None
+    distributions, missing = dependency_closure(
+        "pip-tools", target_environment(python_version), exclude={"pip"})
+    if missing:
+        raise BuildError(f"{missing[0]} is not installed beside azpublish; pip-tools needs it "
+                         f"on Python {python_version}", where="--engine container",
+                         fix=f"install it into azpublish's environment (pip install "
+                             f"{missing[0]}), or use --engine wheels")
+    for distribution in distributions:
         for relative in distribution.files or ():
             if ".." in relative.parts or "__pycache__" in relative.parts:
                 continue  # console scripts, and bytecode of the host's Python
@@ -464,10 +456,5 @@ def _pip_tools_bundle(python_version: str, folder: Path) -> str:
                 destination = folder / relative
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, destination)
-        for text in distribution.requires or ():
-            requirement = Requirement(text)
-            marker = requirement.marker
-            if marker is None or marker.evaluate({**environment, "extra": ""}):
-                pending.append(requirement.name)
     folder.chmod(0o755)
     return metadata.version("pip-tools")

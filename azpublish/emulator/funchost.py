@@ -25,9 +25,7 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
-
+from azpublish.distributions import dependency_closure
 from azpublish.emulator.routes import HTTP_TRIGGER, parse_template
 
 WORKER = Path(__file__).with_name("worker.py")
@@ -78,25 +76,6 @@ class HttpResult:
 # -- the azure-functions fallback ---------------------------------------------------------------
 
 
-def _dependency_closure(root: str) -> list[metadata.Distribution]:
-    todo, seen, found = [root], set(), []
-    while todo:
-        name = canonicalize_name(todo.pop())
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            dist = metadata.distribution(name)
-        except metadata.PackageNotFoundError:
-            continue
-        found.append(dist)
-        for line in dist.requires or []:
-            requirement = Requirement(line)
-            if requirement.marker is None or "extra" not in str(requirement.marker):
-                todo.append(requirement.name)
-    return found
-
-
 def _import_roots(dist: metadata.Distribution) -> set[PurePosixPath]:
     """Top-level packages, modules and metadata of a distribution; namespaces one level down."""
     files = [PurePosixPath(str(f)) for f in dist.files or []]
@@ -118,7 +97,7 @@ def _import_roots(dist: metadata.Distribution) -> set[PurePosixPath]:
 
 def _sources() -> list[tuple[PurePosixPath, Path]]:
     pairs = []
-    for dist in _dependency_closure(FUNCTIONS_LIBRARY):
+    for dist in dependency_closure(FUNCTIONS_LIBRARY)[0]:
         for root in _import_roots(dist):
             pairs.append((root, Path(str(dist.locate_file(str(root))))))
     return sorted(pairs)

@@ -9,6 +9,8 @@ import pytest
 from azpublish.redact import forget_secrets
 
 PROJECTS = Path(__file__).parent / "projects"
+# run(*args) -> (exit code, stdout, stderr) of the publish command, in-process.
+Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture
@@ -65,3 +67,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "failed"
         report.longrepr = (f"skipped under CI=true, which hides a missing install step in "
                            f".ci/run: {report.longrepr}")
+
+
+@pytest.fixture
+def run(capsys: pytest.CaptureFixture[str]) -> Run:
+    def invoke(*args: str | Path) -> tuple[int, str, str]:
+        from azpublish.__main__ import main
+
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke

@@ -11,12 +11,11 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from azpublish.__main__ import main
 from azpublish.ci import (
     AzurePipelines,
     GitHubActions,
@@ -27,7 +26,7 @@ from azpublish.ci import (
     locate,
 )
 from azpublish.redact import forget_secrets
-from tests.conftest import PROJECTS
+from tests.conftest import PROJECTS, Run
 
 REPO = PROJECTS.parent.parent
 SECRET = "s3cr3t-Pa55word"
@@ -35,7 +34,6 @@ INDEX_URL = f"https://builder:{SECRET}@127.0.0.1:9/simple"
 _DELIMITED = re.compile(r"^(?P<name>[\w-]+)<<(?P<delim>\S+)\n(?P<value>.*?)\n(?P=delim)$",
                         re.MULTILINE | re.DOTALL)
 
-Run = Callable[..., tuple[int, str, str]]
 
 
 @pytest.fixture(autouse=True)
@@ -66,14 +64,6 @@ def azure(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BUILD_SOURCESDIRECTORY", str(REPO))
 
 
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def invoke(*args: str | Path) -> tuple[int, str, str]:
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 def github_outputs(path: Path) -> dict[str, str]:

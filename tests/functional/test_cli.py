@@ -12,20 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.__main__ import main
-from tests.conftest import PROJECTS
-
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run(capsys: pytest.CaptureFixture[str]) -> Run:
-    def invoke(*args: str | Path) -> tuple[int, str, str]:
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
+from tests.conftest import PROJECTS, Run
 
 
 def test_no_deploy_writes_a_zip_with_host_json_at_root(run: Run, tmp_path: Path) -> None:

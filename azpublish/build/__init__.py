@@ -24,7 +24,6 @@ SITE_PACKAGES = f"{PACKAGES_DIR}/lib/site-packages"
 @dataclass(frozen=True)
 class BuildResult:
     mode: BuildMode
-    notes: tuple[str, ...] = ()
     # A check of the built tree (the import preflight) that the pipeline runs while it packages;
     # the package is only put in place once it has passed.
     check: Callable[[], None] | None = None

@@ -9,8 +9,8 @@ Compares, on the project from ``make_project.py`` (about 155 MiB / 4,700 files):
   ``python -m azpublish --help`` works;
 * a warm rebuild: the same child with ``reuse=PackageMemo(...)``, the memo primed by its warm-up
   run, after touching ``function_app.py`` (so one app file is recompressed and the rest copied
-  from the memo's previous package). Targets: warm < 3 s, and >= 10x faster than the cold
-  ``write_package``.
+  from the memo's previous package). Target: warm packaging < 3 s (the whole warm rebuild's
+  >= 10x against a cold build is measured in ``bench_local_build.py``).
 
 The commands alternate, each timed ``--runs`` times (median reported) after one untimed warm-up
 that fills the page cache. Targets: wall-time ratio to zip <= 1.0 and peak RSS < 150 MiB for each
@@ -38,7 +38,6 @@ from make_project import ensure_project
 
 RATIO_TARGET = 1.0
 WARM_SECONDS_TARGET = 3.0
-WARM_SPEEDUP_TARGET = 10.0
 MIB = 1 << 20
 RSS_TARGET = 150 * MIB
 
@@ -187,11 +186,14 @@ def report_warm(commands: list[Command]) -> bool:
     if warm.output.read_bytes() != cold.output.read_bytes():
         print("FAIL: the warm rebuild's zip differs from the cold one")
         return False
+    # Packaging alone: the >= 10x target is the whole warm rebuild's against a cold *build*
+    # (install included), which bench_local_build.py measures.
     speedup = cold.median / warm.median
-    passed = warm.median < WARM_SECONDS_TARGET and speedup >= WARM_SPEEDUP_TARGET
-    print(f"warm rebuild: {warm.median:.2f} s vs cold {cold.median:.2f} s: {speedup:.1f}x faster, "
-          f"same bytes; {'PASS' if passed else 'FAIL'} (targets < {WARM_SECONDS_TARGET:.0f} s, "
-          f">= {WARM_SPEEDUP_TARGET:.0f}x)")
+    passed = warm.median < WARM_SECONDS_TARGET
+    print(f"warm packaging: {warm.median:.2f} s vs cold {cold.median:.2f} s: {speedup:.1f}x "
+          f"faster, same bytes; {'PASS' if passed else 'FAIL'} (target < "
+          f"{WARM_SECONDS_TARGET:.0f} s; the 10x target of a warm rebuild is measured against a "
+          "cold build in bench_local_build.py)")
     return passed
 
 

@@ -1,14 +1,24 @@
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from azpublish.redact import forget_secrets
+from tests import package_mirror
+from tests.network_guard import NetworkGuard
 
 PROJECTS = Path(__file__).parent / "projects"
+# Variables that would send azure-identity anywhere but the emulator.
+CREDENTIAL_VARIABLES = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID",
+                        "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_CLIENT_CERTIFICATE_PATH",
+                        "AZURE_FEDERATED_TOKEN_FILE", "AZURE_TOKEN_CREDENTIALS", "MSI_ENDPOINT",
+                        "MSI_SECRET", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
+                        "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "AZURE_CONFIG_DIR")
 # run(*args) -> (exit code, stdout, stderr) of the publish command, in-process.
 Run = Callable[..., tuple[int, str, str]]
 
@@ -36,8 +46,6 @@ def _no_leftover_secrets() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     # The tests decide every AZPUBLISH_* value themselves, whatever the shell exported.
-    import os
-
     for name in list(os.environ):
         if name.startswith("AZPUBLISH_"):
             monkeypatch.delenv(name)
@@ -47,26 +55,111 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     # to the job's real outputs and summary; tests that want that set these themselves.
     for name in ("GITHUB_ACTIONS", "TF_BUILD", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
         monkeypatch.delenv(name, raising=False)
+    # A credential the shell exported would send azure-identity to a login host or the
+    # instance-metadata address; tests get tokens only from the emulator (emulator_env).
+    for name in CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
 
+
+
+# -- nothing leaves loopback ------------------------------------------------------------------
+
+_GUARD = NetworkGuard()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--require-all", action="store_true",
+                     help="exit non-zero when any test was skipped, with a summary of why "
+                          "(make test and make test-quick pass it)")
+    parser.addoption("--no-mirror", action="store_true",
+                     help="do not start the package mirror; installs then fail on loopback "
+                          "(make test-quick, which runs no installer)")
+
+
+_MIRROR_URL = "AZPUBLISH_TEST_MIRROR_URL"  # set by the first process; xdist workers reuse it
+_mirror: Any = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Set before any fixture starts a subprocess, so every child inherits both the tripwire
+    # proxy and the package mirror as its index.
+    global _mirror
+    os.environ.update(_GUARD.install())
+    if _MIRROR_URL not in os.environ:
+        _mirror = package_mirror.serve(start=not config.getoption("--no-mirror"))
+        os.environ[_MIRROR_URL] = _mirror.url
+    os.environ["PIP_INDEX_URL"] = os.environ[_MIRROR_URL]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"package index: {os.environ.get(_MIRROR_URL)} (tests/package_mirror.py)"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _mirror is not None:
+        _mirror.stop()
+    _GUARD.uninstall()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_leaves_loopback() -> Iterator[None]:
+    _GUARD.take()  # what a session fixture's set-up did is reported by the session's end
+    yield
+    violations = _GUARD.take()
+    if violations:
+        pytest.fail("this test sent (or tried to send) traffic off loopback: "
+                    + "; ".join(violations), pytrace=False)
+
+
+# -- every test runs ---------------------------------------------------------------------------
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
-    """Under CI=true a skipped integration test fails: the skip would hide a missing install step.
-
-    (Unit tests may skip for reasons no install fixes, such as permission tests under root.)
-    """
-    import os
-
+    """Under CI=true a skipped test fails: the skip would hide a missing install step."""
     outcome = yield
     report = outcome.get_result()  # type: ignore[attr-defined]
-    integration = item.get_closest_marker("integration") or item.get_closest_marker("docker") \
-        or "tests/integration/" in item.nodeid
-    if os.environ.get("CI", "").lower() == "true" and integration and report.skipped \
+    if os.environ.get("CI", "").lower() == "true" and report.skipped \
             and not hasattr(report, "wasxfail"):
         report.outcome = "failed"
-        report.longrepr = (f"skipped under CI=true, which hides a missing install step in "
-                           f".ci/run: {report.longrepr}")
+        report.longrepr = (f"skipped under CI=true, which hides a missing install step "
+                           f"(scripts/test-setup.sh): {report.longrepr}")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
+                            config: pytest.Config) -> None:
+    leftover = _GUARD.take()
+    if leftover:
+        terminalreporter.section("traffic off loopback outside any test", red=True)
+        for line in leftover:
+            terminalreporter.write_line(f"  {line}")
+    skipped = _skipped(terminalreporter.stats)
+    if not skipped or not config.getoption("--require-all"):
+        return
+    reasons: dict[str, int] = {}
+    for report in skipped:
+        reason = str(report.longrepr[2]) if isinstance(report.longrepr, tuple) \
+            else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    terminalreporter.section("tests that did not run", red=True)
+    for reason, count in sorted(reasons.items(), key=lambda item: -item[1]):
+        terminalreporter.write_line(f"  {count:4d} x {reason}")
+    terminalreporter.write_line("make test passes only when every test runs: set up what is "
+                                "missing (scripts/test-setup.sh says how) and run it again.")
+
+
+def _skipped(stats: dict[str, list[Any]]) -> list[Any]:
+    return [report for report in stats.get("skipped", []) if not hasattr(report, "wasxfail")]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Traffic off loopback outside any test, or (with --require-all) a skip, fails the run."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = _skipped(reporter.stats) if reporter is not None else []
+    require_all = session.config.getoption("--require-all")
+    if (_GUARD.violations or (require_all and skipped)) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture

@@ -261,6 +261,7 @@ def connect(factory: Callable[[], Any] | None = None) -> Any:
     except ImportError:
         raise BuildError("the docker Python package is not installed",
                          fix="pip install docker, or use --engine wheels") from None
+    client = None
     try:
         if factory is None:
             _probe_daemon()
@@ -268,6 +269,11 @@ def connect(factory: Callable[[], Any] | None = None) -> Any:
         client = factory()
         client.ping()
     except _docker_errors() as error:
+        # A client whose ping failed may still pool a connection, and nobody else will ever
+        # see this client: close it here.
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
         raise _docker_failure(error, "connecting to Docker") from None
     return client
 

@@ -23,6 +23,9 @@ from azpublish.emulator.oryx import (
 )
 from azpublish.redact import redact
 
+# Real pip and uv runs against the package mirror: outside make test-quick.
+pytestmark = pytest.mark.installs
+
 RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
 SITE_PACKAGES = Path(".python_packages", "lib", "site-packages")
 # A closed loopback port: pip fails to connect at once; no retries keep the test short.

@@ -52,7 +52,35 @@ def _rules_file(root: Path, name: str, lines: Iterable[str]) -> Path:
     return path
 
 
+def _pattern_changed_meaning_in_git_2_52(line: str) -> bool:
+    """True for a pattern git 2.39-2.51 and git 2.52+ read differently.
+
+    git matches a pattern with a slash by comparing its literal prefix (up to the first
+    wildcard) and then globbing the rest; before 2.52 (commit 1940a02dc1) that rest started with
+    the ``**``, so ``foo**/bar`` read as ``foo`` + ``**/bar`` and matched ``foobar``. Only such
+    patterns changed: a first wildcard that is a ``**`` run glued to a name.
+    """
+    pattern = line.strip().removeprefix("!").rstrip("/")
+    if "/" not in pattern:
+        return False  # matched against the base name, never split into prefix and rest
+    first = next((i for i, char in enumerate(pattern) if char in "*?[\\"), None)
+    return (first is not None and first > 0 and pattern[first] == "*"
+            and pattern[first + 1:first + 2] == "*" and pattern[first - 1] != "/")
+
+
+def _same_in_every_git(funcignore: str) -> bool:
+    return not any(_pattern_changed_meaning_in_git_2_52(line)
+                   for line in funcignore.removeprefix(BOM).splitlines())
+
+
 def _compare_with_git(root: Path, funcignore: str) -> None:
+    """Compare with the machine's git, for patterns whose meaning every git since 2.39 shares.
+
+    The few whose reading changed in git 2.52 are not the machine's git to judge: which answer
+    azpublish gives for them is the .funcignore semantics' own test, against fixed verdicts.
+    """
+    if not _same_in_every_git(funcignore):
+        return
     (root / FUNCIGNORE).write_bytes(funcignore.encode())
     try:
         selection = select_files(root)
@@ -148,7 +176,8 @@ def corpus_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.mark.parametrize("funcignore", CORPUS, ids=repr)
+@pytest.mark.parametrize("funcignore", [text for text in CORPUS if _same_in_every_git(text)],
+                         ids=repr)
 def test_corpus_matches_git(corpus_tree: Path, funcignore: str) -> None:
     _compare_with_git(corpus_tree, funcignore)
 

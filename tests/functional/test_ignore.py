@@ -13,6 +13,7 @@ import pytest
 from azpublish.errors import ProjectError, UnsafePathError
 from azpublish.ignore import VENV_RULE, Rule, Selection, select_files
 from tests.conftest import PROJECTS
+from tests.unprivileged import run_bound_by_file_modes
 
 
 def make(root: Path, files: Iterable[str], funcignore: str | None = None) -> Path:
@@ -338,16 +339,28 @@ def test_missing_root_is_refused(tmp_path: Path) -> None:
         select_files(tmp_path / "nope")
 
 
+SELECT_AS_ANYONE = """
+import json, sys
+from pathlib import Path
+from azpublish.errors import ProjectError
+from azpublish.ignore import select_files
+try:
+    selection = select_files(Path(sys.argv[1]))
+except ProjectError as refused:
+    print(json.dumps({"refused": refused.what}))
+else:
+    print(json.dumps({"included": [e.archive_path for e in selection.included]}))
+"""
+
+
 def test_unreadable_folder_is_refused_unless_excluded(tmp_path: Path) -> None:
-    if os.geteuid() == 0:
-        pytest.skip("root reads every folder")
     make(tmp_path, ["locked/a.py"])
     (tmp_path / "locked").chmod(0)
     try:
-        with pytest.raises(ProjectError, match="cannot read this folder"):
-            select_files(tmp_path)
+        outcome = run_bound_by_file_modes(SELECT_AS_ANYONE, str(tmp_path))
+        assert "cannot read this folder" in outcome["refused"]
         (tmp_path / ".funcignore").write_text("locked/\n")
-        assert included(select_files(tmp_path)) == []
+        assert run_bound_by_file_modes(SELECT_AS_ANYONE, str(tmp_path)) == {"included": []}
     finally:
         (tmp_path / "locked").chmod(stat.S_IRWXU)
 

@@ -12,6 +12,9 @@ import pytest
 
 from azpublish.__main__ import main
 
+# Real pip and uv runs against the package mirror: outside make test-quick.
+pytestmark = pytest.mark.installs
+
 Run = Callable[..., tuple[int, dict[str, object], str]]
 
 

@@ -28,6 +28,9 @@ from azpublish.build.wheels import (
 from azpublish.errors import BuildError
 from tests.integration.pypi_index import PrivateIndex, private_index  # noqa: F401
 
+# Real pip and uv runs against the package mirror: outside make test-quick.
+pytestmark = pytest.mark.installs
+
 INSTALLERS: tuple[Installer, ...] = ("uv", "pip")
 PASSWORD = "Not-For-Logs-93817"
 FAKE_INDEX = f"https://reader:{PASSWORD}@127.0.0.1:9/simple/"

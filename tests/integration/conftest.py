@@ -294,18 +294,13 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulat
         assert code == 0, (running.state_dir / "stderr.txt").read_text()
 
 
-# Variables that would send azure-identity somewhere other than the emulator.
-_CREDENTIAL_VARIABLES = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_ID",
-                         "AZURE_USERNAME", "AZURE_PASSWORD", "AZURE_CLIENT_CERTIFICATE_PATH",
-                         "AZURE_FEDERATED_TOKEN_FILE", "MSI_ENDPOINT", "MSI_SECRET",
-                         "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT")
-
 
 @pytest.fixture
 def emulator_env(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> RunningEmulator:
-    """The environment ``azpublish emulator env`` exports, for code under test that reads it."""
-    for name in _CREDENTIAL_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
+    """The environment ``azpublish emulator env`` exports, for code under test that reads it.
+
+    (The top-level conftest has already removed any credential the shell exported.)
+    """
     for name, value in emulator.env().items():
         monkeypatch.setenv(name, value)
     return emulator

@@ -18,19 +18,20 @@ from azpublish.build.container import ContainerEngine
 
 # Target Python -> the base image provision-docker.sh debootstraps for it.
 BASE_IMAGES = {"3.11": "azpublish/base:bookworm", "3.13": "azpublish/base:trixie"}
-PROVISION = "run `sudo bash scripts/provision-docker.sh`"
+PROVISION = "run `sudo bash scripts/test-setup.sh` (make test runs it)"
 
 
 @pytest.fixture(scope="session")
 def docker_client() -> Iterator[Any]:
-    import docker
     import docker.errors
 
+    from azpublish.build.container import connect
+    from azpublish.errors import BuildError
+
     try:
-        client = docker.from_env()
-        client.ping()
-    except docker.errors.DockerException as error:
-        pytest.skip(f"no Docker daemon answers ({error}); {PROVISION}")
+        client = connect()  # closes what it opened when the daemon does not answer
+    except BuildError as error:
+        pytest.skip(f"no Docker daemon answers ({error.what}); {PROVISION}")
     missing = []
     for image in BASE_IMAGES.values():
         try:
@@ -38,6 +39,7 @@ def docker_client() -> Iterator[Any]:
         except docker.errors.ImageNotFound:
             missing.append(image)
     if missing:
+        client.close()
         pytest.skip(f"base images {', '.join(missing)} are missing; {PROVISION}")
     try:
         yield client
@@ -54,3 +56,23 @@ def container_engines(docker_client: Any) -> dict[str, ContainerEngine]:
         engine.ensure_image(Target(version))
         engines[version] = engine
     return engines
+
+
+def build_images() -> None:
+    """Build (or find, by tag) the build image of every target: ``scripts/test-setup.sh`` runs
+    this so the image's own downloads (Debian packages, pip and uv) happen in set-up, where
+    the package clients may reach their registries, and never inside a test."""
+    from azpublish.build.container import connect
+
+    client = connect()
+    try:
+        for version, base in BASE_IMAGES.items():
+            engine = ContainerEngine(base_image=base, client_factory=lambda: client)
+            engine.ensure_image(Target(version))
+            print(f"build image for Python {version} on {base}: ready")
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    build_images()

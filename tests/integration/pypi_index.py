@@ -193,28 +193,37 @@ def start_index(folder: Path) -> tuple[PrivateIndex, subprocess.Popen[bytes]]:
     build_wheel(packages)
     ca_cert, server_cert, server_key = make_certificates(folder)
     password = secrets.token_urlsafe(24)
-    port_file = folder / "port"
-    command = [sys.executable, "-m", "tests.integration.pypi_index",
-               "--root", str(packages), "--htpasswd", str(folder / "htpasswd"),
-               "--cert", str(server_cert), "--key", str(server_key),
-               "--port-file", str(port_file), "--user", USER]
-    env = {**os.environ, PASSWORD_VARIABLE: password}
-    with (folder / "server.log").open("ab") as log:
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=log)
-    deadline = time.monotonic() + START_TIMEOUT
-    while not port_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            _stop(process)
-            raise AssertionError("the private index did not start:\n"
-                                 + (folder / "server.log").read_text(errors="replace"))
-        time.sleep(0.05)
-    index = PrivateIndex(port=int(port_file.read_text()), user=USER, password=password,
+    port, process = launch_pypiserver(
+        packages, folder, "--htpasswd", str(folder / "htpasswd"), "--cert", str(server_cert),
+        "--key", str(server_key), "--user", USER, env={**os.environ, PASSWORD_VARIABLE: password})
+    index = PrivateIndex(port=port, user=USER, password=password,
                          ca_bundle=str(combined_bundle(folder, ca_cert)), ca_cert=str(ca_cert),
                          folder=folder)
     return index, process
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
+def launch_pypiserver(packages: Path, folder: Path, *options: str,
+                      env: Mapping[str, str] | None = None
+                      ) -> tuple[int, subprocess.Popen[bytes]]:
+    """Start ``serve`` in its own process (log: ``folder/server.log``); its port, bounded wait."""
+    port_file = folder / "port"
+    port_file.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "tests.integration.pypi_index", "--root", str(packages),
+               "--port-file", str(port_file), *options]
+    with (folder / "server.log").open("ab") as log:
+        process = subprocess.Popen(command, cwd=REPO_ROOT, env=dict(env or os.environ),
+                                   stdout=log, stderr=log)
+    deadline = time.monotonic() + START_TIMEOUT
+    while not port_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_server(process)
+            raise AssertionError(f"pypiserver did not start on {packages}:\n"
+                                 + (folder / "server.log").read_text(errors="replace"))
+        time.sleep(0.05)
+    return int(port_file.read_text()), process
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
     try:
@@ -230,7 +239,7 @@ def private_index(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateI
     try:
         yield index
     finally:
-        _stop(process)
+        stop_server(process)
 
 
 # -- the server process ------------------------------------------------------------------------
@@ -266,29 +275,49 @@ class _HttpsHandler(WSGIRequestHandler):
         return environ
 
 
+class _PlainWsgiServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
 def serve(argv: list[str]) -> None:
+    """Serve ``--root`` with pypiserver; with TLS and Basic auth when their files are given.
+
+    The test package mirror (``tests/package_mirror.py``) runs it plain: http on loopback, no
+    authentication, every package readable.
+    """
     import argparse
     import warnings
 
     warnings.simplefilter("ignore", DeprecationWarning)  # cgi, crypt: not ours to fix
-    from passlib.apache import HtpasswdFile
     from pypiserver import app_from_config, setup_routes_from_config
     from pypiserver.config import Config
 
     parser = argparse.ArgumentParser()
-    for name in ("--root", "--htpasswd", "--cert", "--key", "--port-file", "--user"):
+    for name in ("--root", "--port-file"):
         parser.add_argument(name, required=True)
+    for name in ("--htpasswd", "--cert", "--key", "--user"):
+        parser.add_argument(name)
     args = parser.parse_args(argv)
-    passwords = HtpasswdFile(args.htpasswd, new=True)
-    passwords.set_password(args.user, os.environ.pop(PASSWORD_VARIABLE))
-    passwords.save()
+    if args.htpasswd:
+        from passlib.apache import HtpasswdFile
+
+        passwords = HtpasswdFile(args.htpasswd, new=True)
+        passwords.set_password(args.user, os.environ.pop(PASSWORD_VARIABLE))
+        passwords.save()
+        access = ["-a", "download,list,update", "-P", args.htpasswd]
+    else:
+        access = ["-a", ".", "-P", "."]
     config = Config.from_args(["run", "--host", HOST, "--port", "0", "--disable-fallback",
-                               "-a", "download,list,update", "-P", args.htpasswd, args.root])
+                               *access, args.root])
     application = setup_routes_from_config(app_from_config(config), config)
 
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(args.cert, args.key)
-    server = _TlsWsgiServer((HOST, 0), _HttpsHandler, context)
+    server: WSGIServer
+    if args.cert:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.cert, args.key)
+        server = _TlsWsgiServer((HOST, 0), _HttpsHandler, context)
+    else:
+        server = _PlainWsgiServer((HOST, 0), WSGIRequestHandler)
     server.set_app(application)
     port_file = Path(args.port_file)
     partial = port_file.with_suffix(".partial")

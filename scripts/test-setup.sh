@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Everything `make test` needs besides .venv (which make creates first), set up on a fresh Debian
+# machine: the command-line tools the tests call, a Docker engine with the registry-free base
+# images and the two build images, the Azure Pipelines task's pinned npm packages, and the
+# package mirror the tests install from (tests/package_mirror.py). This is the only place where
+# a package client reaches a registry: during the tests nothing leaves loopback.
+#
+# Idempotent and cached: a step whose result is already there is skipped, so a second run takes
+# about a second. A step that cannot be done here (not root, no apt-get, dockerd not allowed to
+# start, no node) is reported with what is missing and the command that would fix it:
+#   - with CI=true the script then exits 1, so `make test` stops before running tests;
+#   - otherwise it exits 0, the tests that need the missing piece are skipped with that reason,
+#     and `make test` (pytest --require-all) ends with a summary of them and a non-zero exit.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PYTHON=${VENV_PYTHON:-.venv/bin/python}
+
+started=$SECONDS
+missing=()  # "what: fix" lines, printed at the end
+
+say() { echo "test-setup: $*"; }
+miss() {  # what fix
+  missing+=("$1 -- fix: $2")
+  say "MISSING $1"
+}
+is_root() { [ "$(id -u)" -eq 0 ]; }
+
+apt_updated=0
+apt_install() {  # packages...
+  if ! is_root || ! command -v apt-get >/dev/null 2>&1; then
+    return 1
+  fi
+  if [ "$apt_updated" -eq 0 ]; then
+    apt-get update -qq || return 1
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# -- 1. command-line tools the tests call ---------------------------------------------------------
+# Info-ZIP (zip/unzip) reads our packages back; readelf, file, gcc and llvm-mc make and inspect
+# the foreign binaries of the audit tests; git is the parity tests' referee.
+declare -A package_of=([zip]=zip [unzip]=unzip [readelf]=binutils [file]=file [gcc]=gcc
+                       [llvm-mc]=llvm [git]=git)
+tools_missing=()
+for tool in zip unzip readelf file gcc llvm-mc git; do
+  command -v "$tool" >/dev/null 2>&1 || tools_missing+=("$tool")
+done
+if [ ${#tools_missing[@]} -eq 0 ]; then
+  say "tools: present"
+else
+  packages=$(for t in "${tools_missing[@]}"; do echo "${package_of[$t]}"; done | sort -u | xargs)
+  say "tools: installing $packages (for ${tools_missing[*]})"
+  apt_install $packages || miss "tools ${tools_missing[*]}" "sudo apt-get install $packages"
+fi
+
+# -- 2. Docker engine, daemon and base images -----------------------------------------------------
+if docker info >/dev/null 2>&1 && docker image inspect azpublish/base:bookworm \
+     azpublish/base:trixie >/dev/null 2>&1; then
+  say "docker: daemon answers, base images present"
+elif ! is_root; then
+  miss "a running Docker engine with the base images" "sudo bash scripts/provision-docker.sh"
+elif ! bash scripts/provision-docker.sh; then
+  miss "a running Docker engine with the base images (provisioning failed, output above)" \
+       "sudo bash scripts/provision-docker.sh"
+fi
+
+# -- 3. the package mirror and the build images -------------------------------------------------
+if ! "$PYTHON" -m tests.package_mirror populate; then
+  miss "the test package mirror (.cache/test-index)" "$PYTHON -m tests.package_mirror populate"
+fi
+if docker info >/dev/null 2>&1; then
+  if ! "$PYTHON" -m tests.integration.docker_support; then
+    miss "the build images for Python 3.11 and 3.13" "$PYTHON -m tests.integration.docker_support"
+  fi
+fi
+
+# -- 4. the Azure Pipelines task's npm packages ---------------------------------------------------
+task=integrations/azure-pipelines
+stamp=$task/node_modules/.azpublish-lock.sha256
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  miss "node and npm (the Azure Pipelines task's tests run in node)" "sudo apt-get install nodejs npm"
+else
+  lock_sum=$(sha256sum "$task/package-lock.json" | cut -d' ' -f1)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$lock_sum" ]; then
+    say "pipelines task: node_modules match package-lock.json"
+  elif npm ci --prefix "$task" --no-audit --no-fund --loglevel=error >/dev/null; then
+    echo "$lock_sum" >"$stamp"
+    say "pipelines task: installed node_modules from package-lock.json"
+  else
+    miss "the Azure Pipelines task's node_modules" "npm ci --prefix $task"
+  fi
+fi
+
+# -- summary -----------------------------------------------------------------------------------
+if [ ${#missing[@]} -eq 0 ]; then
+  say "ready in $((SECONDS - started))s"
+  exit 0
+fi
+{
+  echo "test-setup: could not set up ${#missing[@]} thing(s) the tests need:"
+  for line in "${missing[@]}"; do echo "  - $line"; done
+} >&2
+if [ "${CI:-}" = "true" ]; then
+  echo "test-setup: CI=true, so this is a failure" >&2
+  exit 1
+fi
+echo "test-setup: the tests that need them will not run, and make test will exit non-zero" >&2
+exit 0

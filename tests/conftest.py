@@ -55,10 +55,6 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     # to the job's real outputs and summary; tests that want that set these themselves.
     for name in ("GITHUB_ACTIONS", "TF_BUILD", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
         monkeypatch.delenv(name, raising=False)
-    # A credential the shell exported would send azure-identity to a login host or the
-    # instance-metadata address; tests get tokens only from the emulator (emulator_env).
-    for name in CREDENTIAL_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
 
 
 
@@ -84,6 +80,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # Set before any fixture starts a subprocess, so every child inherits both the tripwire
     # proxy and the package mirror as its index.
     global _mirror
+    # A credential the shell exported would send azure-identity to a login host or the
+    # instance-metadata address; tests get tokens only from the emulator (emulator_env). Done
+    # once here, not per test, so that fixtures of wider scope may set their own.
+    for name in CREDENTIAL_VARIABLES:
+        os.environ.pop(name, None)
     os.environ.update(_GUARD.install())
     if _MIRROR_URL not in os.environ:
         _mirror = package_mirror.serve(start=not config.getoption("--no-mirror"))

@@ -13,6 +13,7 @@ origin is re-based onto ours, and redirects are not followed.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import time
 import uuid
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.auth import AuthBase
@@ -37,6 +38,9 @@ DEFAULT_WAIT_IF_BUSY = 300.0  # seconds a 409 may wait for the running deploymen
 BUSY_POLL_INTERVAL = 5.0
 REQUEST_ID_HEADERS = ("x-ms-request-id", "x-ms-correlation-request-id")
 _QUERY = re.compile(r"\?[^\s'\")]*")
+# A deployment id as Kudu makes them (GUIDs, with or without dashes, or temp-xxxxxxxx): letters,
+# digits, dashes; anything else in a body is not taken for one.
+_DEPLOYMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,127}")
 
 
 class KuduAuth(Protocol):
@@ -79,6 +83,30 @@ class Started:
     status_code: int  # 202 async; 200 sync (which says nothing about the build's outcome)
     deployment_id: str | None  # SCM-DEPLOYMENT-ID, when the server tracks progress
     location: str | None
+
+
+def started_deployment_id(header: str | None, body: str, location: str | None) -> str | None:
+    """The id of the deployment a deploy call started, from wherever the server put it.
+
+    Linux Kudu sends ``SCM-DEPLOYMENT-ID`` (with ``trackDeploymentProgress``); Flex OneDeploy
+    sends none, but answers the id as a JSON string and ``Location: .../api/deployments/<id>``.
+    A ``Location`` of ``.../deployments/latest`` names no deployment in particular.
+    """
+    if header and header.strip():
+        return header.strip()
+    try:
+        value = json.loads(body) if body.strip() else None
+    except ValueError:
+        value = None
+    if isinstance(value, str) and _DEPLOYMENT_ID.fullmatch(value):
+        return value
+    if location:
+        parts = urlsplit(location).path.rstrip("/").split("/")
+        if len(parts) >= 3 and parts[-2].lower() == "deployments" and parts[-3].lower() == "api":
+            candidate = unquote(parts[-1])
+            if candidate.lower() != "latest" and _DEPLOYMENT_ID.fullmatch(candidate):
+                return candidate
+    return None
 
 
 class KuduError(DeployError):
@@ -362,8 +390,11 @@ class KuduClient:
                               headers={"Content-Type": "application/zip"},
                               expected=(200, 202), timeout=self.upload_timeout,
                               transient=_upload_transient)
-        return Started(response.status_code, response.headers.get("SCM-DEPLOYMENT-ID"),
-                       response.headers.get("Location"))
+        location = response.headers.get("Location")
+        return Started(response.status_code,
+                       started_deployment_id(response.headers.get("SCM-DEPLOYMENT-ID"),
+                                             response.text, location),
+                       location)
 
     def _list(self, path: str) -> list[dict[str, Any]]:
         data = self._json("GET", path)

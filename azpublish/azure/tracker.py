@@ -1,10 +1,12 @@
 """Following the deployment we started until it ends, showing its log as it grows.
 
-The deployment is the one Kudu named in ``SCM-DEPLOYMENT-ID``, or else the single record whose
-``message`` is the (unique) message we sent — never "whatever is newest", which may be someone
-else's or the previous one. Polling is bounded by a timeout; success is status 4 and nothing
-else: a failed build (3, whose reason is only in the log), a Flex status (-1, 5, 6), an unknown
-status or a poll that keeps failing all raise ``DeployError`` (exit 4).
+The deployment is the one the deploy call named (``SCM-DEPLOYMENT-ID``, the 202's body or its
+``Location``), or else the single record whose ``message`` is the (unique) message we sent —
+never "whatever is newest", which may be someone else's or the previous one. A named record
+may answer 404 for a while (``NOT_FOUND_GRACE``): Kudu creates it late, Flex loses it briefly.
+Polling is bounded by a timeout; success is status 4 and nothing else: a failed build (3, whose
+reason is only in the log), a Flex status (-1, 5, 6), an unknown status or a poll that keeps
+failing all raise ``DeployError`` (exit 4).
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ CANCELLED, CONFLICT, PARTIAL = -1, 5, 6  # Flex Consumption only
 RUNNING = {PENDING: "pending", BUILDING: "building", DEPLOYING: "deploying"}
 ERROR_ENTRY, WARNING_ENTRY = 2, 1
 FAILURE_LINES = 40  # of log in a failure message; the tail of pip's output matters most
+# How long a deployment we know the id of may answer 404 before azpublish gives up on it. Linux
+# Kudu creates the record only once the zip is extracted (a big package takes minutes), and
+# Flex's deployment worker answers 404 for a while after the 202 and when it is recycled.
+NOT_FOUND_GRACE = 300.0  # seconds
+NOT_FOUND_NOTICE = 30.0  # seconds between "still not found" lines
 INDENT = "  "
 
 LogPairs = Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]
@@ -39,28 +46,78 @@ class DeploymentOutcome:
 
 def track_deployment(kudu: KuduClient, started: Started, *, message: str, timeout: float,
                      on_line: Callable[[str], None], poll_interval: float = 2.0,
+                     not_found_grace: float = NOT_FOUND_GRACE,
                      clock: Callable[[], float] = time.monotonic,
                      sleep: Callable[[float], None] = time.sleep) -> DeploymentOutcome:
     """Poll the deployment ``started`` names (or the one carrying ``message``) until it ends.
 
     A sync deploy (``started.status_code == 200``) is checked the same way: Kudu answers 200
-    even when the build failed. ``on_line`` gets each new log line, redacted.
+    even when the build failed. ``on_line`` gets each new log line, redacted, and a line while
+    the record is not found.
     """
     begin = clock()
     log = _LogFollower(kudu, on_line)
     record: dict[str, Any] | None = None
+    missing = _NotFoundWindow(not_found_grace, on_line, clock)
     while True:
-        record = _poll(kudu, started, message, log)
-        if record is not None:
-            deployment_id = str(record["id"])
-            if deployment_finished(record, log.pairs(), where=_where(kudu, deployment_id),
-                                   log_url=_log_url(kudu, deployment_id)):
-                return DeploymentOutcome(deployment_id, SUCCESS,
-                                         str(record.get("status_text") or ""), tuple(log.lines))
+        try:
+            current = _poll(kudu, started, message, log)
+        except _RecordNotFound as absent:
+            missing.note(absent.deployment_id, seen=record is not None, kudu=kudu)
+        else:
+            missing.reset()
+            if current is not None:
+                record = current
+                deployment_id = str(record["id"])
+                if deployment_finished(record, log.pairs(), where=_where(kudu, deployment_id),
+                                       log_url=_log_url(kudu, deployment_id)):
+                    return DeploymentOutcome(deployment_id, SUCCESS,
+                                             str(record.get("status_text") or ""),
+                                             tuple(log.lines))
         elapsed = clock() - begin
         if elapsed >= timeout:
             raise _timed_out(kudu, record, message, timeout)
         sleep(min(poll_interval, timeout - elapsed))
+
+
+class _RecordNotFound(Exception):
+    def __init__(self, deployment_id: str) -> None:
+        super().__init__(deployment_id)
+        self.deployment_id = deployment_id
+
+
+class _NotFoundWindow:
+    """Bounds how long a named deployment may answer 404, and says so while it does."""
+
+    def __init__(self, grace: float, on_line: Callable[[str], None],
+                 clock: Callable[[], float]) -> None:
+        self._grace = grace
+        self._on_line = on_line
+        self._clock = clock
+        self._since: float | None = None
+        self._said: float | None = None
+
+    def reset(self) -> None:
+        self._since = self._said = None
+
+    def note(self, deployment_id: str, *, seen: bool, kudu: KuduClient) -> None:
+        now = self._clock()
+        if self._since is None:
+            self._since = now
+        waited = now - self._since
+        where = _where(kudu, deployment_id)
+        if waited >= self._grace:
+            state = "disappeared" if seen else "never appeared"
+            raise DeployError(
+                f"deployment {deployment_id} {state}: Kudu answered 404 for {waited:.0f} s",
+                where=where, fix="the deployment may still be running: look at "
+                f"{kudu.describe('api/deployments')}; publish again if it is not there")
+        if self._said is None or now - self._said >= NOT_FOUND_NOTICE:
+            self._said = now
+            why = ("Kudu lost it for a moment" if seen
+                   else "Kudu creates it once the package is unpacked")
+            self._on_line(f"{INDENT}deployment {deployment_id} not found yet ({why}); waiting "
+                          f"{waited:.0f} of at most {self._grace:.0f} s")
 
 
 def deployment_finished(record: Mapping[str, Any], log: LogPairs, *, where: str,
@@ -186,16 +243,29 @@ class _LogFollower:
 
 def _poll(kudu: KuduClient, started: Started, message: str,
           log: _LogFollower) -> dict[str, Any] | None:
-    """The deployment's record (None while no record carries ``message`` yet), log shown."""
+    """The deployment's record (None while no record carries ``message`` yet), log shown.
+
+    A 404 for the record we know the id of raises ``_RecordNotFound`` (the caller bounds how
+    long that may last); a 404 for its log only means no new lines this time.
+    """
     try:
         record: dict[str, Any] | None
         if started.deployment_id:
-            record = kudu.deployment(started.deployment_id)
+            try:
+                record = kudu.deployment(started.deployment_id)
+            except KuduError as error:
+                if error.status == 404:
+                    raise _RecordNotFound(started.deployment_id) from None
+                raise
             record.setdefault("id", started.deployment_id)
         else:
             record = _find_by_message(kudu, message)
         if record is not None:
-            log.poll(str(record["id"]))
+            try:
+                log.poll(str(record["id"]))
+            except KuduError as error:
+                if error.status != 404:
+                    raise
         return record
     except KuduError as error:
         known = started.deployment_id

@@ -7,7 +7,14 @@ from typing import Any
 
 import pytest
 
-from azpublish.azure.tracker import deployment_finished, failure_excerpt
+from azpublish.azure.kudu import KuduError, Started
+from azpublish.azure.tracker import (
+    SUCCESS,
+    DeploymentOutcome,
+    deployment_finished,
+    failure_excerpt,
+    track_deployment,
+)
 from azpublish.errors import DeployError, ExitCode
 from azpublish.redact import register_secret
 
@@ -97,3 +104,102 @@ def test_many_error_entries_leave_room_for_details() -> None:
     assert len(lines) == 40
     assert lines[:10] == [f"error {i}" for i in range(10)]
     assert lines[-1] == "detail 29"
+
+
+# --- a named record that answers 404 for a while ------------------------------------------------
+
+
+class ScriptedKudu:
+    """Answers ``deployment(id)`` from a script: a dict is the record, an int an error status.
+
+    Only the calls the tracker makes; the clock advances by each sleep, so no time passes.
+    """
+
+    def __init__(self, script: list[dict[str, Any] | int], log_status: int | None = None
+                 ) -> None:
+        self.script = script
+        self.log_status = log_status
+        self.polls = 0
+
+    def deployment(self, deployment_id: str) -> dict[str, Any]:
+        answer = self.script[min(self.polls, len(self.script) - 1)]
+        self.polls += 1
+        if isinstance(answer, int):
+            raise KuduError(f"answered {answer}: Deployment '{deployment_id}' not found.",
+                            where=f"GET {self.describe('api/deployments/' + deployment_id)}",
+                            status=answer)
+        return dict(answer)
+
+    def log(self, deployment_id: str) -> list[dict[str, Any]]:
+        if self.log_status is not None:
+            raise KuduError(f"answered {self.log_status}", status=self.log_status)
+        return [{"id": "e1", "message": "Deployment successful.", "type": 0}]
+
+    def log_details(self, url: str) -> list[dict[str, Any]]:
+        return []
+
+    def describe(self, path: str) -> str:
+        return f"https://app.scm.test/{path}"
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def follow(kudu: ScriptedKudu, *, grace: float = 300.0, timeout: float = 1800.0
+           ) -> tuple[DeploymentOutcome, list[str]]:
+    clock, lines = FakeClock(), []
+    outcome = track_deployment(
+        kudu, Started(202, "d1", None), message="m", timeout=timeout,  # type: ignore[arg-type]
+        on_line=lines.append, poll_interval=2.0, not_found_grace=grace, clock=clock,
+        sleep=clock.sleep)
+    return outcome, lines
+
+
+def test_a_record_that_appears_late_is_followed_to_success() -> None:
+    kudu = ScriptedKudu([404] * 40 + [{"status": 1}, {"status": 4}])  # 80 s of 404s
+    outcome, lines = follow(kudu)
+    assert outcome.status == SUCCESS and outcome.deployment_id == "d1"
+    waits = [line for line in lines if "not found yet" in line]
+    assert len(waits) == 3  # at 0, 30 and 60 s: visible, not one line per poll
+    assert "Kudu creates it once the package is unpacked" in waits[0]
+    assert "waiting 60 of at most 300 s" in waits[2]
+    assert "  Deployment successful." in lines
+
+
+def test_a_record_that_never_appears_fails_after_the_grace() -> None:
+    with pytest.raises(DeployError) as caught:
+        follow(ScriptedKudu([404]), grace=60.0)
+    assert "deployment d1 never appeared: Kudu answered 404 for 60 s" in caught.value.what
+    assert caught.value.exit_code == ExitCode.DEPLOY
+    assert "https://app.scm.test/api/deployments" in (caught.value.fix or "")
+
+
+def test_a_record_lost_for_a_moment_while_running_is_followed_again() -> None:
+    kudu = ScriptedKudu([{"status": 1}, 404, 404, {"status": 2}, {"status": 4}])
+    outcome, lines = follow(kudu)
+    assert outcome.status == SUCCESS
+    assert any("Kudu lost it for a moment" in line for line in lines)
+
+
+def test_a_record_that_disappears_for_good_fails_naming_that() -> None:
+    with pytest.raises(DeployError, match="deployment d1 disappeared"):
+        follow(ScriptedKudu([{"status": 1}, 404]), grace=30.0)
+
+
+def test_a_log_that_answers_404_does_not_fail_a_successful_deployment() -> None:
+    outcome, lines = follow(ScriptedKudu([{"status": 4}], log_status=404))
+    assert outcome.status == SUCCESS and lines == []
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_other_errors_on_the_record_still_fail(status: int) -> None:
+    with pytest.raises(DeployError, match=f"lost track of deployment d1: answered {status}"):
+        follow(ScriptedKudu([status]))

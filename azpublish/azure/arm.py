@@ -6,6 +6,7 @@ A thin facade: it picks the ``_slot`` variant of each SDK method, turns SDK exce
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -25,6 +26,10 @@ from azpublish.redact import register_secret
 
 PlanKind = Literal["dedicated", "premium", "flex", "consumption"]
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
+# syncfunctiontriggers fails intermittently right after a deployment: 5 tries, waiting 2, 4, 8
+# and 16 s between them (30 s at most), as Core Tools does.
+SYNC_TRIES = 5
+SYNC_BACKOFF = 2.0  # seconds before the second try; doubled each time
 T = TypeVar("T")
 
 
@@ -73,8 +78,10 @@ def plan_kind(tier: str) -> PlanKind:
 class Arm:
     def __init__(self, credential: TokenCredential, subscription: str, *,
                  endpoint: str | None = None, ca_bundle: str | None = None,
-                 scope: str | None = None) -> None:
+                 scope: str | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.subscription = subscription
+        self.sleep = sleep
         self.endpoint = (endpoint or DEFAULT_ARM_ENDPOINT).rstrip("/")
         kwargs: dict[str, Any] = {"base_url": self.endpoint}
         if scope:
@@ -195,13 +202,31 @@ class Arm:
                             lambda: self._method("get_scm_allowed", ref)())
         return bool(policy.allow)
 
-    def sync_triggers(self, ref: AppRef) -> None:
+    def sync_triggers(self, ref: AppRef, on_retry: Callable[[str], None] | None = None) -> None:
+        """Sync, retrying what the service answers intermittently (``SYNC_TRIES`` in all).
+
+        The service often answers ``400 "Encountered an error (InternalServerError) from host
+        runtime."`` while the host restarts after a deployment (Core Tools retries it too).
+        """
+        delay = SYNC_BACKOFF
+
         def sync() -> None:
-            try:
-                self._method("sync_function_triggers", ref)()
-            except HttpResponseError as exc:
-                if exc.status_code != 200:  # the service answers 200 where the SDK expects 204
-                    raise
+            nonlocal delay
+            for attempt in range(1, SYNC_TRIES + 1):
+                try:
+                    self._method("sync_function_triggers", ref)()
+                    return
+                except HttpResponseError as exc:
+                    if exc.status_code == 200:  # the service answers 200; the SDK wants 204
+                        return
+                    retried = exc.status_code in (400, 429) or (exc.status_code or 0) >= 500
+                    if not retried or attempt == SYNC_TRIES:
+                        raise
+                    if on_retry is not None:
+                        on_retry(f"trigger sync answered {exc.status_code} (try {attempt} of "
+                                 f"{SYNC_TRIES}); again in {delay:g} s")
+                    self.sleep(delay)
+                    delay *= 2
 
         self._call("syncing triggers", ref, sync)
 

@@ -88,7 +88,7 @@ class Executor:
         elif isinstance(step, TrackDeployment):
             self.track(step)
         elif isinstance(step, SyncTriggers):
-            self.arm.sync_triggers(self.target.ref)
+            self.arm.sync_triggers(self.target.ref, on_retry=self.report.info)
             self.report.info("triggers synced")
         elif isinstance(step, ListFunctions):
             self.list_functions()

@@ -187,6 +187,33 @@ def test_transient_failures_are_retried(run: Run, emulator: RunningEmulator,
     assert code == 0, err
 
 
+def test_intermittent_trigger_sync_failures_are_retried(run: Run, emulator: RunningEmulator,
+                                                        hello: Path) -> None:
+    """The service answers 400 to syncfunctiontriggers while the host restarts: two of them
+    cost two retries (2 s, then 4 s), each said on stderr, and the publish succeeds."""
+    app = emulator.create_app()
+    emulator.add_fault(kind="fail", app=app, path="*/syncfunctiontriggers", status=400, count=2)
+    code, _, err = run("--project-dir", hello, "--app", app)
+    assert code == 0, err
+    assert "trigger sync answered 400 (try 1 of 5); again in 2 s" in err
+    assert "trigger sync answered 400 (try 2 of 5); again in 4 s" in err
+    assert "try 3 of 5" not in err
+    assert "triggers synced" in err
+    syncs = [r for r in emulator.admin("GET", "/requests").json()
+             if r["path"].endswith(f"/sites/{app}/syncfunctiontriggers")]
+    assert [r["status"] for r in syncs] == [400, 400, 200]
+
+
+def test_a_trigger_sync_refused_for_good_is_not_retried(run: Run, emulator: RunningEmulator,
+                                                       hello: Path) -> None:
+    app = emulator.create_app()
+    emulator.add_fault(kind="fail", app=app, path="*/syncfunctiontriggers", status=403, count=1)
+    code, _, err = run("--project-dir", hello, "--app", app)
+    assert code == 4
+    assert "syncing triggers" in err and "403" in err
+    assert "again in" not in err
+
+
 def test_conflict_waits_for_the_running_deployment(run: Run, emulator: RunningEmulator,
                                                    hello: Path) -> None:
     app = emulator.create_app()

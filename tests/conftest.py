@@ -102,9 +102,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     _GUARD.uninstall()
 
 
+_OUTSIDE_TESTS: list[str] = []  # refused between tests (a wider fixture's set-up): fail the run
+
+
 @pytest.fixture(autouse=True)
 def _nothing_leaves_loopback() -> Iterator[None]:
-    _GUARD.take()  # what a session fixture's set-up did is reported by the session's end
+    _OUTSIDE_TESTS.extend(_GUARD.take())
     yield
     violations = _GUARD.take()
     if violations:
@@ -129,7 +132,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int,
                             config: pytest.Config) -> None:
-    leftover = _GUARD.take()
+    _OUTSIDE_TESTS.extend(_GUARD.take())
+    leftover = _OUTSIDE_TESTS
     if leftover:
         terminalreporter.section("traffic off loopback outside any test", red=True)
         for line in leftover:
@@ -159,7 +163,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = _skipped(reporter.stats) if reporter is not None else []
     require_all = session.config.getoption("--require-all")
-    if (_GUARD.violations or (require_all and skipped)) and session.exitstatus == 0:
+    if (_OUTSIDE_TESTS or _GUARD.violations or (require_all and skipped)) \
+            and session.exitstatus == 0:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 

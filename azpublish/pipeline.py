@@ -77,7 +77,8 @@ def publish(settings: Settings, report: Reporter) -> int:
         if deploy_target:
             from azpublish.deploy.executor import describe_plan
 
-            describe_plan(deploy_plan(deploy_target, builder.mode, "", settings), report)
+            describe_plan(deploy_plan(deploy_target, builder.mode, "", settings,
+                                      function_names(project)), report)
         return ExitCode.OK
 
     with tempfile.TemporaryDirectory(prefix="azpublish-") as scratch:
@@ -87,26 +88,34 @@ def publish(settings: Settings, report: Reporter) -> int:
         describe_package(package, report)
         if deploy_target:
             with stage("deploy", report):
-                deploy(deploy_target, builder.mode, package, settings, report)
+                deploy(deploy_target, builder.mode, package, settings, report,
+                       function_names(project))
     return ExitCode.OK
 
 
-def deploy_plan(target: DeployTarget, mode: BuildMode, sha256: str,
-                settings: Settings) -> tuple[Step, ...]:
+def deploy_plan(target: DeployTarget, mode: BuildMode, sha256: str, settings: Settings,
+                expected_functions: tuple[str, ...] = ()) -> tuple[Step, ...]:
     from azpublish.deploy.plan import DeployOptions, plan_deploy
 
     options = DeployOptions(mode, sha256, settings.timeout, settings.pip_extra_index_url,
-                            settings.restore_settings, settings.verify_url)
+                            settings.restore_settings, settings.verify_url,
+                            settings.index_timeout, expected_functions)
     if target.arm is None:
         return plan_deploy(target.site.plan, target.kudu.settings(), options, arm_access=False)
     return plan_deploy(target.site.plan, target.arm.app_settings(target.ref), options)
 
 
+def function_names(project: Project) -> tuple[str, ...]:
+    """The functions the host should list after the deployment, when known before it: model v1
+    names them in folders; a v2 app's are known only once imported, so none is expected."""
+    return tuple(sorted(f.name for f in project.functions)) if project.model == "v1" else ()
+
+
 def deploy(target: DeployTarget, mode: BuildMode, package: PackageReport, settings: Settings,
-           report: Reporter) -> None:
+           report: Reporter, expected_functions: tuple[str, ...] = ()) -> None:
     from azpublish.deploy.executor import Executor
 
-    steps = deploy_plan(target, mode, package.sha256, settings)
+    steps = deploy_plan(target, mode, package.sha256, settings, expected_functions)
     message = f"azpublish {__version__} sha256={package.sha256} id={uuid.uuid4()}"
     executor = Executor(target, report, package.path, message, force=settings.force)
     try:

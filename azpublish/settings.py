@@ -106,6 +106,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("restore_settings", "bool", "put back the app settings this publish changed", False),
     Option("timeout", "duration", "how long to wait for the deployment (e.g. 900, 30m)", 1800.0,
            metavar="TIME"),
+    Option("index_timeout", "duration", "how long to wait, after the deployment, for the host "
+           "to list the package's functions (e.g. 120, 5m)", 120.0, metavar="TIME"),
     Option("verify_url", "str", "after deploying, GET this path on the app and require a 2xx",
            metavar="PATH"),
     Option("force", "bool", "deploy an unchanged package; build for a --python-version the app "
@@ -145,6 +147,7 @@ class Settings:
     pip_extra_index_url: str | None = field(default=None, repr=False)
     restore_settings: bool = False
     timeout: float = 1800.0
+    index_timeout: float = 120.0
     verify_url: str | None = None
     force: bool = False
     json: bool = False

@@ -6,6 +6,7 @@ A thin facade: it picks the ``_slot`` variant of each SDK method, turns SDK exce
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -107,7 +108,8 @@ class Arm:
             headers = getattr(response, "headers", None) or {}
             request_id = headers.get("x-ms-request-id")
             detail = f" (request id {request_id})" if request_id else ""
-            raise DeployError(f"{what}: ARM answered {exc.status_code}: {exc.message}{detail}",
+            said = server_error(response) or str(exc.message)
+            raise DeployError(f"{what}: ARM answered {exc.status_code}: {said}{detail}",
                               where=self._where(ref),
                               fix="see the server's message; check your role on the app"
                               ) from None
@@ -249,6 +251,29 @@ class Arm:
         key = (keys.function_keys or {}).get("default") or keys.master_key
         register_secret(key)
         return str(key) if key else None
+
+
+def server_error(response: Any) -> str | None:
+    """"CODE: message" from either error shape ARM answers, or None.
+
+    The ARM front end wraps errors (``{"error": {"code", "message"}}``, which azure-core reads);
+    the Microsoft.Web resource provider's own come unwrapped and capitalised (``{"Code",
+    "Message", "Target", "Details", "Innererror"}``), which azure-core reports only as
+    "Operation returned an invalid status".
+    """
+    try:
+        data = json.loads(response.text()) if response is not None else None
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    wrapped = data.get("error")
+    inner: dict[str, Any] = wrapped if isinstance(wrapped, dict) else data
+    code = inner.get("code") or inner.get("Code")
+    message = inner.get("message") or inner.get("Message")
+    if not message:
+        return None
+    return f"{code}: {message}" if code else str(message)
 
 
 def enum_text(value: object) -> str:

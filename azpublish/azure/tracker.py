@@ -76,7 +76,7 @@ def track_deployment(kudu: KuduClient, started: Started, *, message: str, timeou
                                              tuple(log.lines))
         elapsed = clock() - begin
         if elapsed >= timeout:
-            raise _timed_out(kudu, record, message, timeout)
+            raise _timed_out(kudu, record, message, timeout, started.deployment_id)
         sleep(min(poll_interval, timeout - elapsed))
 
 
@@ -295,7 +295,13 @@ def _find_by_message(kudu: KuduClient, message: str) -> dict[str, Any] | None:
 
 
 def _timed_out(kudu: KuduClient, record: Mapping[str, Any] | None, message: str,
-               timeout: float) -> DeployError:
+               timeout: float, named: str | None) -> DeployError:
+    if record is None and named:
+        return DeployError(f"deployment {named} still not found after {timeout:g} s (Kudu "
+                           "answers 404 until it has unpacked the package)",
+                           where=_where(kudu, named),
+                           fix="raise --timeout, or look at the deployments at "
+                           f"{kudu.describe('api/deployments')}")
     if record is None:
         return DeployError(f"no deployment with the message {message!r} appeared after "
                            f"{timeout:g} s", where=kudu.describe("api/deployments"),

@@ -34,6 +34,8 @@ from azpublish.report import Reporter
 DEPLOYER = "azpublish"
 SETTINGS_POLL_INTERVAL = 5.0
 SETTINGS_WAIT = 300.0
+INDEX_POLL_INTERVAL = 3.0  # seconds between function lists while the host indexes
+INDEX_NOTICE = 15.0  # seconds between "waiting for the host" lines
 _SHA = re.compile(r"\bsha256=([0-9a-f]{64})\b")
 
 
@@ -91,7 +93,7 @@ class Executor:
             self.arm.sync_triggers(self.target.ref, on_retry=self.report.info)
             self.report.info("triggers synced")
         elif isinstance(step, ListFunctions):
-            self.list_functions()
+            self.list_functions(step)
         elif isinstance(step, VerifyUrl):
             self.verify_url(step)
         elif isinstance(step, RestoreAppSettings):
@@ -171,23 +173,50 @@ class Executor:
         self.result.status = "success"
         self.report.info(f"deployment {outcome.deployment_id} succeeded")
 
-    def list_functions(self) -> None:
-        functions = self.arm.functions(self.target.ref)
+    def list_functions(self, step: ListFunctions) -> None:
+        """Wait, bounded by ``step.wait``, until the host lists what the package holds: the
+        list stays empty or stale for a while after a deployment on the real service."""
+        begin = self.clock()
+        said: float | None = None
+        wanted = (f"the {len(step.expected)} functions" if step.expected else "the functions")
+        while True:
+            functions = self.arm.functions(self.target.ref)
+            missing = sorted(set(step.expected) - {f.name for f in functions})
+            waited = self.clock() - begin
+            if functions and not missing:
+                break
+            if waited >= step.wait:
+                self._not_indexed(step, functions, missing)
+            if said is None or waited - said >= INDEX_NOTICE:
+                said = waited
+                self.report.info(f"waiting for the host to index {wanted} ({waited:.0f} s of at "
+                                 f"most {step.wait:.0f} s; --index-timeout)")
+            self.sleep(max(0.0, min(INDEX_POLL_INTERVAL, step.wait - waited)))
         self.result.functions = [{"name": f.name, "trigger": f.trigger,
                                   "invoke_url": f.invoke_url, "disabled": f.disabled}
                                  for f in functions]
-        if not functions:
-            raise VerificationError(
-                f"the deployment finished but no function was indexed in {self.target.ref}",
-                where=f"app {self.target.ref}",
-                fix="likely causes: an import error in function_app.py or a function script "
-                "(see the deployment log), a missing dependency, host.json not at the package "
-                "root, or a Python version mismatch")
         self.report.info(f"Functions in {self.target.ref.name}:")
         for function in functions:
             self.report.info(f"    {function.name} - [{function.trigger}]")
             if function.invoke_url:
                 self.report.info(f"        Invoke url: {function.invoke_url}")
+
+    def _not_indexed(self, step: ListFunctions, functions: Sequence[Any],
+                     missing: Sequence[str]) -> None:
+        where = f"app {self.target.ref}"
+        causes = ("likely causes: an import error in function_app.py or a function script "
+                  "(see the deployment log), a missing dependency, host.json not at the package "
+                  "root, or a Python version mismatch")
+        if not functions:
+            raise VerificationError(
+                f"the deployment finished but no function was indexed in {self.target.ref} "
+                f"after waiting {step.wait:.0f} s", where=where,
+                fix=f"{causes}; a slow host may need a longer --index-timeout")
+        listed = ", ".join(sorted(f.name for f in functions))
+        raise VerificationError(
+            f"{len(missing)} of the package's {len(step.expected)} functions were not indexed "
+            f"after {step.wait:.0f} s: {', '.join(missing)} (listed: {listed})", where=where,
+            fix=causes)
 
     def verify_url(self, step: VerifyUrl) -> None:
         url = f"https://{self.target.site.default_host}/{step.path.lstrip('/')}"

@@ -84,8 +84,17 @@ class SyncTriggers:
 
 @dataclass(frozen=True)
 class ListFunctions:
+    """The host lists functions late after a deployment: wait, bounded, for what the package
+    holds (``expected``: names known before upload), or for any function when none is known."""
+
+    wait: float = 120.0
+    expected: tuple[str, ...] = ()
+
     def describe(self) -> str:
-        return "list the indexed functions; none is a failure (exit 5)"
+        wanted = (f"the {len(self.expected)} functions of the package" if self.expected
+                  else "at least one function")
+        return (f"wait (at most {self.wait:.0f} s) until the host lists {wanted}; otherwise a "
+                "failure (exit 5)")
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,8 @@ class DeployOptions:
     pip_extra_index_url: str | None = field(default=None, repr=False)
     restore_settings: bool = False
     verify_url: str | None = None
+    index_timeout: float = 120.0
+    expected_functions: tuple[str, ...] = ()
 
 
 def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptions,
@@ -150,7 +161,8 @@ def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptio
     if wanted or remove:
         steps.append(UpdateAppSettings(wanted, tuple(remove)))
         steps.append(WaitForKuduSettings({**wanted, **dict.fromkeys(remove)}))
-    steps += [upload, TrackDeployment(options.timeout), SyncTriggers(), ListFunctions()]
+    steps += [upload, TrackDeployment(options.timeout), SyncTriggers(),
+              ListFunctions(options.index_timeout, options.expected_functions)]
     if options.verify_url:
         steps.append(VerifyUrl(options.verify_url))
     if options.restore_settings and (wanted or remove):

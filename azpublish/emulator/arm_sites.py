@@ -8,7 +8,13 @@ from starlette.responses import Response
 from azpublish.emulator import arm_shapes as shapes
 from azpublish.emulator.arm_routing import SITE, SLOT, ArmCall, Refused, headers, route, site_route
 from azpublish.emulator.model import App, Site
-from azpublish.emulator.responses import BadRequest, arm_error, arm_json, read_json_object
+from azpublish.emulator.responses import (
+    BadRequest,
+    arm_error,
+    arm_json,
+    read_json_object,
+    rp_error,
+)
 
 
 @site_route("GET")
@@ -106,10 +112,10 @@ async def _put_settings(call: ArmCall) -> Response:
     if app.plan == "flex":
         rejected = sorted(n for n in settings if n.upper() in call.ctx.config.flex_rejected)
         if rejected:
-            return arm_error(call.request, 400, "BadRequest",
-                             f"The following app setting (Site.SiteConfig.AppSettings."
-                             f"{rejected[0]}) for Flex Consumption sites is invalid. Please "
-                             "remove or rename it before retrying.")
+            return rp_error(call.request, 400, "BadRequest",
+                            f"The following app setting (Site.SiteConfig.AppSettings."
+                            f"{rejected[0]}) for Flex Consumption sites is invalid. Please "
+                            "remove or rename it before retrying.")
     await to_thread.run_sync(call.ctx.store.replace_settings, app, site, settings)
     return arm_json(call.request, shapes.settings_body(call.ctx, app, site))
 
@@ -186,8 +192,12 @@ async def _restart(call: ArmCall) -> Response:
 @site_route("GET", "functions")
 async def _list_functions(call: ArmCall) -> Response:
     app, site = call.target
+    if call.ctx.config.quirk("index_lag") and call.ctx.clock() < site.functions_listed_after:
+        # As recorded right after a deployment: an empty list, with these nulls.
+        return arm_json(call.request, {"value": [], "nextLink": None, "id": None})
     return arm_json(call.request, {"value": [shapes.function_body(call.ctx, app, site, f)
-                                             for f in site.functions], "nextLink": None})
+                                             for f in site.functions], "nextLink": None,
+                                   "id": None})
 
 
 def _function(call: ArmCall) -> tuple[App, Site, str]:

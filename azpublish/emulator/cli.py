@@ -19,6 +19,7 @@ from azpublish.emulator.endpoint import process_alive, read_endpoint
 from azpublish.emulator.faults import FAULT_KINDS, STAGES
 from azpublish.emulator.layout import StateLayout
 from azpublish.emulator.plans import PLAN_KINDS
+from azpublish.emulator.quirks import QUIRKS
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 
 STATE_ENV = "AZPUBLISH_EMULATOR_STATE_DIR"
@@ -51,6 +52,10 @@ def build_parser(prog: str = "azpublish emulator") -> argparse.ArgumentParser:
                        help="refuse larger uploads with 413")
     start.add_argument("--flex-zipdeploy-status", type=int, metavar="STATUS",
                        help="what /api/zipdeploy answers on Flex Consumption apps")
+    start.add_argument("--quirks", metavar="SPEC",
+                       help="which of the real service's quirks to imitate: all (the default), "
+                            "none, names, -name to switch one off (e.g. all,-index_lag): "
+                            + ", ".join(QUIRKS))
 
     env = commands.add_parser("env", help="print export lines that point clients at it")
     _state_dir(env)
@@ -119,6 +124,7 @@ def _start(args: argparse.Namespace) -> int:
         ("settings_propagation_delay", args.settings_delay),
         ("max_upload_bytes", args.max_upload_bytes),
         ("flex_zipdeploy_status", args.flex_zipdeploy_status),
+        ("quirks", args.quirks),
     ) if value is not None}
     return serve(ServeOptions(state_dir=_require_state(args), host=args.host, port=args.port,
                               identity_port=args.identity_port, config_changes=changes))

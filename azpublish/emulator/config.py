@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from azpublish.emulator.layout import StateLayout, read_json, write_json_atomic
+from azpublish.emulator.quirks import QUIRKS, parse_quirks
 from azpublish.errors import UsageError
 
 GIB = 1024**3
@@ -36,6 +37,13 @@ class EmulatorConfig:
     invoke_timeout_seconds: float = 230.0
     # A held deployment continues by itself after this long, so nothing waits forever.
     hold_timeout_seconds: float = 600.0
+    # Which of the real service's quirks to imitate (see quirks.py): all of them by default.
+    quirks: str = "all"
+    # flex_not_found: 404 for this long after the 202, and again this long after completion.
+    flex_not_found_seconds: float = 3.0
+    flex_recycled_not_found_seconds: float = 2.0
+    # index_lag: the function list is empty for this long after the functions were indexed.
+    index_lag_seconds: float = 3.0
 
     def updated(self, changes: Mapping[str, Any], *, where: str) -> EmulatorConfig:
         known = {f.name: f for f in fields(self)}
@@ -52,8 +60,14 @@ class EmulatorConfig:
                                  where=where) from exc
             if isinstance(value, (int, float)) and value < 0:
                 raise UsageError(f"{name} must not be negative", where=where)
+            if name == "quirks":
+                parse_quirks(value, where=f"{where}: quirks")
             values[name] = value
         return replace(self, **values)
+
+    def quirk(self, name: str) -> bool:
+        assert name in QUIRKS, name
+        return name in parse_quirks(self.quirks)
 
     @property
     def flex_rejected(self) -> frozenset[str]:

@@ -154,6 +154,9 @@ class DeploymentRunner:
             raise DeploymentFailed("Deployment Failed. Error: the zip package cannot be read.",
                                    [str(error)]) from error
         log.add(f"Extracted {unpacked.files} files ({unpacked.bytes} bytes).")
+        with ctx.store.lock:
+            deployment.extracted = True
+            log.save()
         self._wait(job, "building")
         version = apphost.python_version(job.app, job.site)
         if job.build:
@@ -176,6 +179,7 @@ class DeploymentRunner:
             deployment.status_text = ""
             deployment.complete = True
             deployment.end_time = utc_now()
+            deployment.ended_epoch = ctx.clock()
             log.save()
 
     def _build(self, job: DeploymentJob, log: DeploymentLog, staging: Path, version: str) -> None:
@@ -220,6 +224,8 @@ class DeploymentRunner:
             log.add(f"Error indexing function app: {lines[-1]}", WARNING, lines)
         ctx.store.set_functions(job.app, job.site, list(result.functions),
                                 apphost.route_prefix(wwwroot))
+        if ctx.config.quirk("index_lag"):
+            job.site.functions_listed_after = ctx.clock() + ctx.config.index_lag_seconds
         names = ", ".join(f.name for f in result.functions) or "none"
         log.add(f"Syncing {len(result.functions)} function triggers ({names}).")
 
@@ -232,7 +238,9 @@ class DeploymentRunner:
             deployment.status_text = ""
             deployment.complete = True
             deployment.is_temp = False
+            deployment.extracted = True
             deployment.end_time = utc_now()
+            deployment.ended_epoch = self._ctx.clock()
             log.save()
 
 
@@ -244,5 +252,7 @@ def reject(ctx: EmulatorContext, site: Site, deployment: Deployment, reason: str
     deployment.status = FAILED
     deployment.complete = True
     deployment.is_temp = False
+    deployment.extracted = True
     deployment.end_time = utc_now()
+    deployment.ended_epoch = ctx.clock()
     ctx.store.add_deployment(site, deployment)

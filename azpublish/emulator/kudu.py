@@ -162,13 +162,19 @@ async def _receive(request: Request, ctx: EmulatorContext, app: App, site: Site,
     except UploadBroken as broken:
         ctx.log(f"{site.label}: upload abandoned: {broken}")
         return text(f"The upload did not complete: {broken}", 400), None
-    default_deployer = "ZipDeploy" if kind == "zipdeploy" else "OneDeploy"
-    deployment = Deployment(
-        id=deployment_id, kind=kind, deployer=query.get("deployer") or default_deployer,
-        message=query.get("message") or "Created via a push deployment",
-        author=query.get("author") or "N/A", author_email=query.get("author_email") or "N/A",
-        site_name=app.name,
-    )
+    legion = app.plan == "flex" and ctx.config.quirk("flex_onedeploy")
+    if legion:  # Flex keeps none of the caller's deployer, message or author
+        deployment = Deployment(id=deployment_id, kind=kind, deployer="LegionOneDeploy",
+                                message="", author=None, author_email="", site_name=app.name)
+    else:
+        default_deployer = "ZipDeploy" if kind == "zipdeploy" else "OneDeploy"
+        deployment = Deployment(
+            id=deployment_id, kind=kind, deployer=query.get("deployer") or default_deployer,
+            message=query.get("message") or "Created via a push deployment",
+            author=query.get("author") or "N/A",
+            author_email=query.get("author_email") or "N/A", site_name=app.name,
+        )
+    deployment.remote_build = _wants_build(kind, app, settings, query)
     if not await to_thread.run_sync(is_zip, package):
         await to_thread.run_sync(reject, ctx, site, deployment, f"Deployment Failed. Error: "
                                  f"{NOT_A_ZIP}", [f"{package.stat().st_size} bytes received; "
@@ -181,12 +187,17 @@ async def _receive(request: Request, ctx: EmulatorContext, app: App, site: Site,
         hold = Hold(hold_fault.stages, ctx.config.hold_timeout_seconds)
         ctx.holds.register(app.name, site.slot, hold)
     job = DeploymentJob(app=app, site=site, deployment=deployment, package=package,
-                        build=_wants_build(kind, app, settings, query), hold=hold,
+                        build=deployment.remote_build, hold=hold,
                         slow_seconds=ctx.faults.take_slow_build(app.name))
     headers = {}
+    is_async = truthy(query.get("isasync") if kind == "zipdeploy" else query.get("async"))
+    if legion and is_async:
+        # As recorded: the id as the body and in Location, and no SCM-DEPLOYMENT-ID.
+        headers["Location"] = (f"{ctx.urls.scm_url(app.name, site.slot)}/api/deployments/"
+                               f"{deployment_id}")
+        return JSONResponse(deployment_id, status_code=202, headers=headers), job
     if truthy(query.get("trackdeploymentprogress")):
         headers["SCM-DEPLOYMENT-ID"] = deployment_id
-    is_async = truthy(query.get("isasync") if kind == "zipdeploy" else query.get("async"))
     if is_async:
         headers["Location"] = _location(ctx, app, site, deployment.deployer)
         return Response(status_code=202, headers=headers), job
@@ -211,8 +222,11 @@ def deployment_body(ctx: EmulatorContext, app: App, site: Site, deployment: Depl
     scm = ctx.urls.scm_url(app.name, site.slot)
     successes = [d for d in site.newest_deployments() if d.status == SUCCESS and d.complete]
     last = successes[0] if successes else None
-    return {
-        "id": deployment.id,
+    temporary = _late(ctx, app, deployment)
+    shown = deployment.temp_id if temporary else deployment.id
+    flex = app.plan == "flex"
+    body: dict[str, Any] = {
+        "id": shown,
         "status": 0 if force_pending else deployment.status,
         "status_text": deployment.status_text,
         "author_email": deployment.author_email,
@@ -226,12 +240,17 @@ def deployment_body(ctx: EmulatorContext, app: App, site: Site, deployment: Depl
         "last_success_end_time": last.end_time if last else None,
         "complete": deployment.complete,
         "active": last is deployment,
-        "is_temp": deployment.is_temp,
+        "is_temp": deployment.is_temp or temporary,
         "is_readonly": deployment.is_readonly,
-        "url": f"{scm}/api/deployments/{deployment.id}",
-        "log_url": f"{scm}/api/deployments/{deployment.id}/log",
+        "url": f"{scm}/api/deployments/{shown}",
+        "log_url": f"{scm}/api/deployments/{shown}/log",
         "site_name": app.name,
+        # As recorded: null on Flex, empty lists on Linux Kudu.
+        "build_summary": None if flex else {"errors": [], "warnings": []},
     }
+    if flex:
+        body["remoteBuild"] = deployment.remote_build  # a Flex record's own key
+    return body
 
 
 def _deployments(request: Request, ctx: EmulatorContext, app: App, site: Site,
@@ -244,15 +263,14 @@ def _deployments(request: Request, ctx: EmulatorContext, app: App, site: Site,
         wanted = rest[0]
         if wanted.lower() == "latest" and len(rest) == 1:
             return _latest(ctx, app, site)
-        deployment = site.find_deployment(wanted)
+        deployment = _find(ctx, app, site, wanted)
         if deployment is None and wanted.lower() == "latest":
             newest = site.newest_deployments()
             deployment = newest[0] if newest else None
         if deployment is None:
             return text(f"Deployment '{wanted}' not found.", 404)
         if len(rest) == 1:
-            return JSONResponse(deployment_body(ctx, app, site, deployment),
-                                status_code=200 if deployment.complete else 202)
+            return _record(ctx, app, site, deployment)
         if len(rest) == 2 and rest[1].lower() == "log":
             return JSONResponse([_entry_body(ctx, app, site, deployment, e)
                                  for e in deployment.log])
@@ -263,6 +281,49 @@ def _deployments(request: Request, ctx: EmulatorContext, app: App, site: Site,
             return JSONResponse([_entry_body(ctx, app, site, deployment, d)
                                  for d in entry.details])
     return text(f"No route registered for '/api/deployments/{'/'.join(rest)}'", 404)
+
+
+def _late(ctx: EmulatorContext, app: App, deployment: Deployment) -> bool:
+    """late_record: Linux Kudu shows only a temporary record until the zip is extracted."""
+    return (app.plan != "flex" and not deployment.extracted and not deployment.complete
+            and ctx.config.quirk("late_record"))
+
+
+def _find(ctx: EmulatorContext, app: App, site: Site, wanted: str) -> Deployment | None:
+    """The record ``wanted`` names, as the service would let it be seen right now."""
+    for deployment in site.deployments:
+        if _late(ctx, app, deployment):
+            if wanted.lower() == deployment.temp_id:
+                return deployment
+            continue  # under its real id it does not exist yet
+        if deployment.id.lower() == wanted.lower():
+            if app.plan == "flex" and _recycled(ctx, deployment):
+                return None
+            return deployment
+    return None
+
+
+def _recycled(ctx: EmulatorContext, deployment: Deployment) -> bool:
+    """flex_not_found: Flex loses a deployment for a while after the 202 and after it ended."""
+    if not ctx.config.quirk("flex_not_found"):
+        return False
+    now = ctx.clock()
+    if now < deployment.sequence + ctx.config.flex_not_found_seconds:
+        return True
+    ended = deployment.ended_epoch
+    return ended is not None and ended <= now < ended + ctx.config.flex_recycled_not_found_seconds
+
+
+def _record(ctx: EmulatorContext, app: App, site: Site, deployment: Deployment) -> Response:
+    body = deployment_body(ctx, app, site, deployment)
+    if deployment.complete:
+        return JSONResponse(body)
+    if app.plan == "flex":
+        return JSONResponse(body)  # Flex answers 200 while in progress too
+    if ctx.config.quirk("in_progress_200"):
+        body["status"] = 0  # status forced to 0, as Kudu does for a running deployment
+        return JSONResponse(body)
+    return JSONResponse(body, status_code=202)
 
 
 def _latest(ctx: EmulatorContext, app: App, site: Site) -> Response:

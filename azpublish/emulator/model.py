@@ -54,7 +54,7 @@ class Deployment:
     kind: str  # "zipdeploy" or "publish"
     status: int = PENDING
     status_text: str = ""
-    author: str = "N/A"
+    author: str | None = "N/A"  # Flex OneDeploy records have none
     author_email: str = "N/A"
     deployer: str = ""
     message: str = ""
@@ -67,8 +67,17 @@ class Deployment:
     is_readonly: bool = False
     site_name: str = ""
     log: list[LogEntry] = field(default_factory=list)
-    # Monotonic-ish ordering key (received_time has ties at coarse clocks).
+    # Monotonic-ish ordering key (received_time has ties at coarse clocks); also when the
+    # deployment was accepted, in epoch seconds.
     sequence: float = field(default_factory=time.time)
+    extracted: bool = False  # the package is unpacked: Linux Kudu shows the real record now
+    remote_build: bool = False
+    ended_epoch: float | None = None
+
+    @property
+    def temp_id(self) -> str:
+        """The id of the temporary record Linux Kudu lists until the package is extracted."""
+        return f"temp-{self.id[:8]}"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -120,6 +129,8 @@ class Site:
     # (time, settings) versions, newest last: Kudu sees the newest one old enough.
     settings_history: list[tuple[float, dict[str, str]]] = field(default_factory=list)
     deploying: str | None = None  # the id of the deployment that holds the site
+    # index_lag: ARM lists no function before this (epoch seconds); not kept across restarts.
+    functions_listed_after: float = 0.0
 
     @property
     def label(self) -> str:

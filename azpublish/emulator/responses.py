@@ -49,6 +49,18 @@ def arm_error(request: Request | None, status: int, code: str, message: str,
                         headers=all_headers)
 
 
+def rp_error(request: Request | None, status: int, code: str, message: str,
+             headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """An error the Microsoft.Web resource provider answers itself: unwrapped and capitalised,
+    as recorded, which azure-core does not parse (the ARM front end's own are ``arm_error``)."""
+    all_headers = {**arm_headers(request), **(headers or {})}
+    body = {"Code": code, "Message": message, "Target": None,
+            "Details": [{"Message": message}, {"Code": code},
+                        {"ErrorEntity": {"Code": code, "Message": message}}],
+            "Innererror": None}
+    return JSONResponse(body, status_code=status, headers=all_headers)
+
+
 def text(body: str, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
     return Response(body, status_code=status, media_type="text/plain; charset=utf-8",
                     headers=dict(headers or {}))

@@ -214,10 +214,18 @@ class RunningEmulator:
                             timeout: float = 120.0,
                             until: Callable[[dict[str, Any]], bool] | None = None
                             ) -> dict[str, Any]:
-        """Poll the record until ``until`` holds (default: complete); bounded."""
+        """Poll the record until ``until`` holds (default: complete); bounded.
+
+        A 404 is waited out, as real clients must: Linux Kudu creates the record only once the
+        package is extracted, and Flex loses it for a while (the emulator's quirks).
+        """
         deadline = time.monotonic() + timeout
         while True:
             response = self.kudu("GET", app, f"/api/deployments/{deployment_id}", slot=slot)
+            if response.status_code == 404:
+                assert time.monotonic() < deadline, f"deployment never found: {response.text}"
+                time.sleep(0.05)
+                continue
             assert response.status_code in (200, 202), response.text
             record: dict[str, Any] = response.json()
             if (until or (lambda r: bool(r["complete"])))(record):
@@ -231,8 +239,29 @@ class RunningEmulator:
                         ) -> dict[str, Any]:
         response = self.deploy(app, package, query=query, endpoint=endpoint, slot=slot)
         assert response.status_code == 202, response.text
-        return self.wait_for_deployment(app, response.headers["SCM-DEPLOYMENT-ID"], slot=slot,
+        return self.wait_for_deployment(app, self.started_id(response), slot=slot,
                                         timeout=timeout)
+
+    @staticmethod
+    def started_id(response: requests.Response) -> str:
+        """The deployment a 202 names: SCM-DEPLOYMENT-ID, or Flex's body and Location."""
+        from azpublish.azure.kudu import started_deployment_id
+
+        found = started_deployment_id(response.headers.get("SCM-DEPLOYMENT-ID"), response.text,
+                                      response.headers.get("Location"))
+        assert found, f"the 202 names no deployment: {response.headers} {response.text!r}"
+        return found
+
+    def functions(self, app: str, *, count: int = 1, slot: str | None = None,
+                  timeout: float = 30.0) -> list[dict[str, Any]]:
+        """ARM's function list once it holds ``count`` functions (the index lags a deploy)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            listed: list[dict[str, Any]] = self.arm(
+                "GET", f"{self.site_path(app, slot)}/functions").json()["value"]
+            if len(listed) >= count or time.monotonic() >= deadline:
+                return listed
+            time.sleep(0.2)
 
     def deployment_log(self, app: str, deployment_id: str,
                        slot: str | None = None) -> list[dict[str, Any]]:

@@ -153,7 +153,10 @@ def test_flex_refuses_website_run_from_package(emulator: RunningEmulator) -> Non
     answer = emulator.arm("PUT", f"{emulator.site_path(app)}/config/appsettings",
                           json={"properties": {"WEBSITE_RUN_FROM_PACKAGE": "1"}})
     assert answer.status_code == 400
-    assert "WEBSITE_RUN_FROM_PACKAGE" in answer.json()["error"]["message"]
+    # The resource provider's own error: unwrapped and capitalised, as the service answers it.
+    body = answer.json()
+    assert set(body) == {"Code", "Message", "Target", "Details", "Innererror"}
+    assert body["Code"] == "BadRequest" and "WEBSITE_RUN_FROM_PACKAGE" in body["Message"]
     fine = emulator.arm("PUT", f"{emulator.site_path(app)}/config/appsettings",
                         json={"properties": {"OTHER": "1"}})
     assert fine.status_code == 200

@@ -68,8 +68,11 @@ def test_slow_build_keeps_the_deployment_building(emulator: RunningEmulator) -> 
     answer = emulator.deploy(app, emulator.v2_app(HELLO),
                              query="isAsync=true&trackDeploymentProgress=true")
     deployment_id = answer.headers["SCM-DEPLOYMENT-ID"]
-    building = emulator.wait_for_deployment(app, deployment_id, until=lambda r: r["status"] == 1)
-    assert not building["complete"]
+    # Running: past extraction (the record exists), not complete; Linux Kudu forces its
+    # status to 0 while it runs (in_progress_200), so "building" is not visible as 1.
+    building = emulator.wait_for_deployment(app, deployment_id,
+                                            until=lambda r: not r["complete"])
+    assert not building["complete"] and building["status"] == 0
     assert emulator.deploy(app, emulator.v2_app(HELLO)).status_code == 409
     assert emulator.wait_for_deployment(app, deployment_id)["status"] == 4
     assert time.monotonic() - started >= 1.5
@@ -111,9 +114,10 @@ def test_cli_sets_lists_releases_and_clears_faults(emulator: RunningEmulator) ->
     answer = emulator.deploy(app, emulator.v2_app(HELLO),
                              query="isAsync=true&trackDeploymentProgress=true")
     deployment_id = answer.headers["SCM-DEPLOYMENT-ID"]
-    emulator.wait_for_deployment(app, deployment_id, until=lambda r: r["status"] == 1)
+    emulator.wait_for_deployment(app, deployment_id, until=lambda r: not r["complete"])
     time.sleep(0.3)
-    assert emulator.kudu("GET", app, f"/api/deployments/{deployment_id}").json()["status"] == 1
+    still = emulator.kudu("GET", app, f"/api/deployments/{deployment_id}").json()
+    assert not still["complete"] and still["status"] == 0  # held (status forced to 0)
     released = _cli(emulator, "fault", "release", app)
     assert released.returncode == 0, released.stderr
     assert emulator.wait_for_deployment(app, deployment_id)["status"] == 4

@@ -27,9 +27,46 @@ def _credentials(emulator: RunningEmulator, app: str) -> tuple[str, str]:
     return properties["publishingUserName"], properties["publishingPassword"]
 
 
-def test_async_zipdeploy_walks_every_status(emulator: RunningEmulator) -> None:
+def test_async_zipdeploy_as_linux_kudu_answers_it(emulator: RunningEmulator) -> None:
+    """The realistic default: the record under the tracking id exists only once the package is
+    extracted (a temp- record is listed until then), and a running one answers 200, status 0."""
     app = emulator.create_app()
     emulator.add_fault(kind="hold", app=app, stages=["pending", "building", "deploying"])
+    answer = emulator.deploy(app, emulator.v2_app(HELLO),
+                             query="isAsync=true&Deployer=azpublish-test&message=first%20one"
+                                   "&trackDeploymentProgress=true")
+    assert answer.status_code == 202 and answer.text == ""
+    deployment_id = answer.headers["SCM-DEPLOYMENT-ID"]
+    missing = emulator.kudu("GET", app, f"/api/deployments/{deployment_id}")
+    assert (missing.status_code, missing.text) == (404, f"Deployment '{deployment_id}' not found.")
+    (temporary,) = emulator.kudu("GET", app, "/api/deployments").json()
+    assert temporary["id"] == f"temp-{deployment_id[:8]}" and temporary["is_temp"] is True
+    assert temporary["message"] == "first one"
+    latest = emulator.kudu("GET", app, "/api/deployments/latest")
+    assert latest.status_code == 202 and latest.json()["id"] == temporary["id"]
+    emulator.release(app)  # extracted; held before the build
+    running = emulator.wait_for_deployment(app, deployment_id, until=lambda r: True)
+    again = emulator.kudu("GET", app, f"/api/deployments/{deployment_id}")
+    assert again.status_code == 200 and again.json()["status"] == 0 == running["status"]
+    assert again.json()["id"] == deployment_id and not again.json()["complete"]
+    emulator.release(app)
+    emulator.release(app)
+    done = emulator.wait_for_deployment(app, deployment_id)
+    assert done["status"] == 4 and done["id"] == deployment_id
+    assert [d["id"] for d in emulator.kudu("GET", app, "/api/deployments").json()] \
+        == [deployment_id]
+
+
+def test_async_zipdeploy_walks_every_status(emulator: RunningEmulator) -> None:
+    """The lifecycle behind the quirks: with late_record and in_progress_200 off (as classic
+    Kudu answers: 202 and the real status while running), every status can be seen."""
+    app = emulator.create_app()
+    emulator.add_fault(kind="hold", app=app, stages=["pending", "building", "deploying"])
+    with emulator.configured(quirks="all,-late_record,-in_progress_200"):
+        _walk_every_status(emulator, app)
+
+
+def _walk_every_status(emulator: RunningEmulator, app: str) -> None:
     answer = emulator.deploy(app, emulator.v2_app(HELLO),
                              query="isAsync=true&Deployer=azpublish-test&message=first%20one"
                                    "&author=alice&trackDeploymentProgress=true")
@@ -111,10 +148,19 @@ def test_flex_takes_onedeploy_and_refuses_zipdeploy(emulator: RunningEmulator) -
     answer = emulator.deploy(app, emulator.v2_app(HELLO), endpoint="publish",
                              query="type=zip&async=true&RemoteBuild=false&Deployer=az_cli"
                                    "&trackDeploymentProgress=true")
+    # As the recorded Flex answer: the id as a JSON string and in Location, no header.
     assert answer.status_code == 202
-    record = emulator.wait_for_deployment(app, answer.headers["SCM-DEPLOYMENT-ID"])
-    assert (record["status"], record["deployer"]) == (4, "az_cli")
-    functions = emulator.arm("GET", f"{emulator.site_path(app)}/functions").json()["value"]
+    assert "SCM-DEPLOYMENT-ID" not in answer.headers
+    deployment_id = answer.json()
+    assert answer.headers["Location"] == \
+        f"{emulator.scm_url(app)}/api/deployments/{deployment_id}"
+    early = emulator.kudu("GET", app, f"/api/deployments/{deployment_id}")
+    assert early.status_code == 404  # flex_not_found: the worker has not got it yet
+    record = emulator.wait_for_deployment(app, deployment_id)
+    # Flex keeps none of the caller's deployer, message or author.
+    assert (record["status"], record["deployer"], record["message"], record["author"]) == \
+        (4, "LegionOneDeploy", "", None)
+    functions = emulator.functions(app)  # the list lags the deployment (index_lag)
     assert [f["properties"]["name"] for f in functions] == ["hello"]
 
 
@@ -204,7 +250,8 @@ def test_package_without_host_json_deploys_but_indexes_nothing(
     app = emulator.create_app()
     record = emulator.deploy_and_wait(app, emulator.package({"function_app.py": HELLO}))
     assert record["status"] == 4
-    assert emulator.arm("GET", f"{emulator.site_path(app)}/functions").json()["value"] == []
+    # Still empty once the index lag (3 s) is over: nothing was indexed.
+    assert emulator.functions(app, timeout=5.0) == []
     messages = [e["message"] for e in emulator.deployment_log(app, record["id"])]
     assert any("Syncing 0 function triggers" in m for m in messages)
 
@@ -219,8 +266,9 @@ def test_deployments_to_two_apps_run_at_once(emulator: RunningEmulator) -> None:
                                  query="isAsync=true&trackDeploymentProgress=true")
         assert answer.status_code == 202
         ids[app] = answer.headers["SCM-DEPLOYMENT-ID"]
-    for app in (first, second):  # both are building at the same time
-        emulator.wait_for_deployment(app, ids[app], until=lambda r: r["status"] == 1)
+    for app in (first, second):  # both are past extraction and running at the same time
+        emulator.wait_for_deployment(app, ids[app], until=lambda r: not r["complete"])
+        assert emulator.kudu("GET", app, "/api/isdeploying").json() == {"value": "True"}
     for app in (first, second):
         emulator.release(app)
     for app in (first, second):

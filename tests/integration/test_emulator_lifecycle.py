@@ -34,7 +34,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
         held = first.deploy("kept", first.v2_app(HELLO),
                             query="isAsync=true&trackDeploymentProgress=true")
         held_id = held.headers["SCM-DEPLOYMENT-ID"]
-        first.wait_for_deployment("kept", held_id, until=lambda r: r["status"] == 1)
+        first.wait_for_deployment("kept", held_id, until=lambda r: not r["complete"])
         old_token, ca = first.token(), Path(first.ca_bundle).read_bytes()
     finally:
         assert first.stop() == 0

@@ -343,9 +343,12 @@ def test_flex_takes_onedeploy_and_zipdeploy_says_so(emulator: RunningEmulator,
     assert caught.value.status == 404
     assert "OneDeploy" in (caught.value.fix or "")
     started = client.onedeploy(package, remote_build=False, deployer="azpublish", message="flex")
+    # No SCM-DEPLOYMENT-ID on Flex: the client takes the id from the 202's body / Location.
     assert started.status_code == 202 and started.deployment_id
+    assert started.location == \
+        f"{emulator.scm_url(app)}/api/deployments/{started.deployment_id}"
     record = emulator.wait_for_deployment(app, started.deployment_id)
-    assert (record["status"], record["message"]) == (4, "flex")
+    assert (record["status"], record["message"]) == (4, "")  # Flex drops the message
 
 
 def test_settings_is_deploying_deployments_and_logs(emulator: RunningEmulator,

@@ -37,6 +37,8 @@ from azpublish.errors import DeployError, UsageError
 from azpublish.redact import register_secret
 
 DEFAULT_ARM_SCOPE = "https://management.azure.com/.default"
+# Kudu's, in the public cloud: the v1 resource https://management.core.windows.net/ as a scope.
+PUBLIC_KUDU_SCOPE = "https://management.core.windows.net//.default"
 PUBLIC_ARM_HOSTS = frozenset({"management.azure.com"})
 METADATA_API_VERSION = "2022-09-01"
 METADATA_TIMEOUT = 10.0
@@ -139,6 +141,17 @@ def arm_scope(arm_endpoint: str | None, *, verify: str | bool | None = None,
         return DEFAULT_ARM_SCOPE
     # Same rule as the Azure CLI: a v1 resource "https://x/" becomes the scope "https://x//.default".
     return f"{audience}/.default"
+
+
+def kudu_scope(arm_token_scope: str) -> str:
+    """The token scope for Kudu: the cloud's management audience, as Microsoft's own clients
+    (the Azure CLI, azd) send it, and what Kudu accepts in every cloud.
+
+    For the public cloud that is ``https://management.core.windows.net/`` (not ARM's
+    ``management.azure.com``); elsewhere the audience the cloud's metadata announced, which
+    ``arm_scope`` already turned into a scope.
+    """
+    return PUBLIC_KUDU_SCOPE if arm_token_scope == DEFAULT_ARM_SCOPE else arm_token_scope
 
 
 def _audience(metadata: object, base: str) -> str | None:

@@ -12,6 +12,7 @@ from azpublish.azure.auth import (
     arm_credential,
     arm_scope,
     ca_bundle,
+    kudu_scope,
     read_publish_profile,
     token_provider,
 )
@@ -58,7 +59,7 @@ def resolve_target(settings: Settings, report: Reporter,
     check_site(site)
     python_version = target_python(site, settings, report)
 
-    bearer = BearerAuth(token_provider(credential, scope))
+    bearer = BearerAuth(token_provider(credential, kudu_scope(scope)))
     auth: KuduAuth = bearer
     scm_url = f"https://{site.scm_host}"
     if profile:

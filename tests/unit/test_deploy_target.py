@@ -40,3 +40,17 @@ def test_python_version_must_agree_unless_forced() -> None:
     assert report.warnings == ["building for Python 3.12 while the app runs 3.11 (--force)"]
     with pytest.raises(UsageError, match="does not say which Python"):
         target_python(site(python=None), Settings(), report)
+
+
+def test_kudu_gets_the_management_audience_in_every_cloud() -> None:
+    """One Kudu scope, the same against the emulator as in production: the cloud's management
+    audience (what the Azure CLI and azd send Kudu), never ARM's management.azure.com."""
+    from azpublish.azure.auth import DEFAULT_ARM_SCOPE, PUBLIC_KUDU_SCOPE, kudu_scope
+
+    assert kudu_scope(DEFAULT_ARM_SCOPE) == PUBLIC_KUDU_SCOPE == \
+        "https://management.core.windows.net//.default"
+    # An emulator or sovereign cloud announces that audience in its metadata; arm_scope turns
+    # it into the scope, which Kudu then gets too.
+    assert kudu_scope("https://management.core.windows.net//.default") == PUBLIC_KUDU_SCOPE
+    assert kudu_scope("https://management.core.chinacloudapi.cn//.default") == \
+        "https://management.core.chinacloudapi.cn//.default"

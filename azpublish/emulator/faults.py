@@ -26,7 +26,7 @@ from typing import Any, Literal, get_args
 from azpublish.emulator.layout import StateLayout, read_json, write_json_atomic
 from azpublish.errors import UsageError
 
-FaultKind = Literal["fail", "drop_upload", "settings_delay", "slow_build", "hold"]
+FaultKind = Literal["fail", "drop_upload", "settings_delay", "slow_build", "hold", "sync_error"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 STAGES = ("pending", "building", "deploying")
 FAIL_STATUSES = (400, 401, 403, 404, 408, 409, 429, 500, 502, 503, 504)
@@ -160,7 +160,11 @@ class FaultBook:
             method_ok = fault.method is None or fault.method == method.upper()
             return method_ok and fnmatch.fnmatchcase(path.lower(), fault.path.lower())
 
-        return self._take("fail", app, matches)
+        failed = self._take("fail", app, matches)
+        if failed is None and method.upper() == "POST" \
+                and path.lower().rstrip("/").endswith("/syncfunctiontriggers"):
+            return self._take("sync_error", app)
+        return failed
 
     def take_drop(self, app: str | None) -> Fault | None:
         return self._take("drop_upload", app)

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from azpublish.emulator.context import EmulatorContext
 from azpublish.emulator.faults import Fault
-from azpublish.emulator.responses import arm_error, text
+from azpublish.emulator.responses import arm_error, rp_error, text
 from azpublish.emulator.uploads import DRAIN_CAP
 from azpublish.redact import redact
 
@@ -35,7 +35,13 @@ def app_of(path: str) -> str | None:
     return None
 
 
+# What syncfunctiontriggers answers now and then right after a deployment (reference section 8).
+SYNC_ERROR_MESSAGE = "Encountered an error (InternalServerError) from host runtime."
+
+
 def fault_response(request: Request, fault: Fault) -> Response:
+    if fault.kind == "sync_error":  # the resource provider's own answer, unwrapped
+        return rp_error(request, 400, "BadRequest", SYNC_ERROR_MESSAGE)
     headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
     message = f"Injected fault {fault.id}: this request fails with {fault.status}."
     if request.url.path.startswith(ARM_PREFIXES):

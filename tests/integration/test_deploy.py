@@ -197,7 +197,7 @@ def test_intermittent_trigger_sync_failures_are_retried(run: Run, emulator: Runn
     """The service answers 400 to syncfunctiontriggers while the host restarts: two of them
     cost two retries (2 s, then 4 s), each said on stderr, and the publish succeeds."""
     app = emulator.create_app()
-    emulator.add_fault(kind="fail", app=app, path="*/syncfunctiontriggers", status=400, count=2)
+    emulator.add_fault(kind="sync_error", app=app, count=2)  # the service's own 400
     code, _, err = run("--project-dir", hello, "--app", app)
     assert code == 0, err
     assert "trigger sync answered 400 (try 1 of 5); again in 2 s" in err

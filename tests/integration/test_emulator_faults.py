@@ -126,3 +126,15 @@ def test_cli_sets_lists_releases_and_clears_faults(emulator: RunningEmulator) ->
     _cli(emulator, "fault", "add", "fail", "--app", app, "--count", "0")
     assert "removed" in _cli(emulator, "fault", "clear").stdout
     assert json.loads(_cli(emulator, "fault", "list").stdout) == []
+
+
+def test_sync_error_answers_the_service_s_own_400(emulator: RunningEmulator) -> None:
+    app = emulator.create_app()
+    emulator.add_fault(kind="sync_error", app=app, count=1)
+    path = f"{emulator.site_path(app)}/syncfunctiontriggers"
+    refused = emulator.arm("POST", path)
+    assert refused.status_code == 400
+    assert refused.json()["Message"] == \
+        "Encountered an error (InternalServerError) from host runtime."
+    assert set(refused.json()) == {"Code", "Message", "Target", "Details", "Innererror"}
+    assert emulator.arm("POST", path).status_code == 200  # one use only

@@ -99,7 +99,7 @@ def deploy_plan(target: DeployTarget, mode: BuildMode, sha256: str, settings: Se
 
     options = DeployOptions(mode, sha256, settings.timeout, settings.pip_extra_index_url,
                             settings.restore_settings, settings.verify_url,
-                            settings.index_timeout, expected_functions)
+                            settings.index_timeout, expected_functions, target.python_version)
     if target.arm is None:
         return plan_deploy(target.site.plan, target.kudu.settings(), options, arm_access=False)
     return plan_deploy(target.site.plan, target.arm.app_settings(target.ref), options)
@@ -114,9 +114,11 @@ def function_names(project: Project) -> tuple[str, ...]:
 def deploy(target: DeployTarget, mode: BuildMode, package: PackageReport, settings: Settings,
            report: Reporter, expected_functions: tuple[str, ...] = ()) -> None:
     from azpublish.deploy.executor import Executor
+    from azpublish.deploy.plan import package_stamp
 
     steps = deploy_plan(target, mode, package.sha256, settings, expected_functions)
-    message = f"azpublish {__version__} sha256={package.sha256} id={uuid.uuid4()}"
+    stamp = package_stamp(package.sha256, mode, target.python_version)
+    message = f"azpublish {__version__} {stamp} id={uuid.uuid4()}"
     executor = Executor(target, report, package.path, message, force=settings.force)
     try:
         result = executor.run(steps)

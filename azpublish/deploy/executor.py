@@ -36,7 +36,16 @@ SETTINGS_POLL_INTERVAL = 5.0
 SETTINGS_WAIT = 300.0
 INDEX_POLL_INTERVAL = 3.0  # seconds between function lists while the host indexes
 INDEX_NOTICE = 15.0  # seconds between "waiting for the host" lines
-_SHA = re.compile(r"\bsha256=([0-9a-f]{64})\b")
+_STAMP = re.compile(r"\b(sha256|build|python)=(\S+)")
+
+
+def _stamped(message: str, stamp: str) -> bool:
+    """Whether a deployment message carries the same package, build mode and Python.
+
+    (A message without a build or Python, from an older azpublish, never matches: uploading
+    again is the safe answer.)
+    """
+    return dict(_STAMP.findall(message)) == dict(_STAMP.findall(stamp))
 
 
 @dataclass
@@ -72,7 +81,7 @@ class Executor:
 
     def run(self, steps: Sequence[Step]) -> DeployResult:
         for step in steps:
-            if self.result.skipped and not isinstance(step, ListFunctions):
+            if self.result.skipped and not isinstance(step, (ListFunctions, VerifyUrl)):
                 continue
             self.report.detail(f"step: {step.describe()}")
             self.run_step(step)
@@ -105,18 +114,18 @@ class Executor:
     def check_unchanged(self, step: CheckUnchanged) -> None:
         last = next((d for d in self.with_auth_fallback(self.kudu.deployments)
                      if d.get("status") == 4), None)
-        match = _SHA.search(str(last.get("message", ""))) if last else None
-        if not match or match.group(1) != step.sha256:
+        if last is None or not _stamped(str(last.get("message") or ""), step.stamp()):
             return
         if self.force:
             self.report.info("the package is unchanged since the last deployment; uploading "
                              "anyway (--force)")
             return
-        self.report.info(f"the package is unchanged since deployment {last['id'] if last else ''}"
-                         " (same sha256): skipping the upload; pass --force to deploy anyway")
+        self.report.info(f"the package is unchanged since deployment {last['id']} (same "
+                         f"sha256, --build {step.build}, Python {step.python}): skipping the "
+                         "upload; pass --force to deploy anyway")
         self.result.skipped = True
         self.result.status = "unchanged"
-        self.result.deployment_id = str(last["id"]) if last else None
+        self.result.deployment_id = str(last["id"])
 
     def update_settings(self, step: UpdateAppSettings) -> None:
         current = self.arm.app_settings(self.target.ref)

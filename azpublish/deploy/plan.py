@@ -26,12 +26,25 @@ PIP_EXTRA_INDEX_URL = "PIP_EXTRA_INDEX_URL"
 
 @dataclass(frozen=True)
 class CheckUnchanged:
+    """The same package, built the same way for the same Python, is not uploaded again."""
+
     sha256: str
+    build: str = ""
+    python: str = ""
 
     def describe(self) -> str:
         which = f"sha256 {self.sha256[:12]}..." if self.sha256 else "this package's sha256"
-        return (f"skip the upload if the last successful deployment has {which} "
-                "(unless --force)")
+        return (f"skip the upload if the last successful deployment has {which}, build "
+                f"{self.build or '?'} and Python {self.python or '?'} (unless --force)")
+
+    def stamp(self) -> str:
+        return package_stamp(self.sha256, self.build, self.python)
+
+
+def package_stamp(sha256: str, build: str, python: str) -> str:
+    """What the deployment message carries, so a later publish can tell the same package built
+    the same way for the same Python."""
+    return f"sha256={sha256} build={build} python={python}"
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,7 @@ class DeployOptions:
     verify_url: str | None = None
     index_timeout: float = 120.0
     expected_functions: tuple[str, ...] = ()
+    python: str = ""  # the target Python, part of what makes a package "unchanged"
 
 
 def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptions,
@@ -157,7 +171,7 @@ def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptio
 
     if not arm_access:
         return kudu_only_plan(wanted, remove, upload, options)
-    steps: list[Step] = [CheckUnchanged(options.sha256)]
+    steps: list[Step] = [CheckUnchanged(options.sha256, options.mode, options.python)]
     if wanted or remove:
         steps.append(UpdateAppSettings(wanted, tuple(remove)))
         steps.append(WaitForKuduSettings({**wanted, **dict.fromkeys(remove)}))
@@ -203,7 +217,8 @@ def kudu_only_plan(wanted: Mapping[str, str], remove: list[str], upload: Upload,
             + ", ".join(changes),
             fix="make them in the portal (or az functionapp config appsettings set), or give "
             "azpublish Resource Manager access with --subscription and a credential")
-    steps: list[Step] = [CheckUnchanged(options.sha256), upload, TrackDeployment(options.timeout)]
+    steps: list[Step] = [CheckUnchanged(options.sha256, options.mode, options.python), upload,
+                         TrackDeployment(options.timeout)]
     if options.verify_url:
         steps.append(VerifyUrl(options.verify_url))
     return tuple(steps)

@@ -167,6 +167,45 @@ def test_unchanged_package_is_skipped_unless_forced(run: Run, emulator: RunningE
     assert len(emulator.kudu("GET", app, "/api/deployments").json()) == 2
 
 
+def test_the_same_package_built_another_way_is_not_taken_for_unchanged(
+        run: Run, emulator: RunningEmulator, tmp_path: Path) -> None:
+    """A custom build and a remote build of one tree can be the same bytes; they are not the
+    same deployment (the remote one installs requirements on the server)."""
+    root = write_v1_app(tmp_path / "v1")
+    # Nothing to install: the same tree is complete for a custom build and a remote one.
+    (root / "requirements.txt").write_text("azure-functions\n")
+    (root / "Greet" / "__init__.py").write_text(
+        "import azure.functions as func\n\n\n"
+        "def main(req: func.HttpRequest) -> func.HttpResponse:\n"
+        "    return func.HttpResponse('same bytes')\n")
+    app = emulator.create_app()
+    code, out, err = run("--project-dir", root, "--app", app, "--no-build", "--json")
+    assert code == 0, err
+    first = json.loads(out)
+    code, out, err = run("--project-dir", root, "--app", app, "--build", "remote", "--json")
+    assert code == 0, err
+    second = json.loads(out)
+    assert second["package"]["sha256"] == first["package"]["sha256"]
+    assert second["deployment"]["skipped"] is False
+    assert len(emulator.kudu("GET", app, "/api/deployments").json()) == 2
+    messages = [d["message"] for d in emulator.kudu("GET", app, "/api/deployments").json()]
+    assert any("build=remote python=3.11" in m for m in messages)
+    assert any("build=custom python=3.11" in m for m in messages)
+
+
+def test_a_skipped_upload_still_verifies_the_url(run: Run, emulator: RunningEmulator,
+                                                 hello: Path) -> None:
+    app = emulator.create_app()
+    assert run("--project-dir", hello, "--app", app)[0] == 0
+    code, out, err = run("--project-dir", hello, "--app", app, "--verify-url", "/api/hello",
+                         "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["deployment"]["skipped"] is True
+    assert report["verify"]["status"] == 200
+    assert "pass --force to deploy anyway" in err
+
+
 def test_dry_run_changes_nothing(run: Run, emulator: RunningEmulator, hello: Path) -> None:
     app = emulator.create_app()
     before = emulator.arm("POST", f"{emulator.site_path(app)}/config/appsettings/list").json()

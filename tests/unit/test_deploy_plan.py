@@ -45,7 +45,7 @@ def test_remote_build_sets_build_settings_then_zipdeploys(plan: str) -> None:
     assert isinstance(wait, WaitForKuduSettings)
     assert wait.expected["WEBSITE_RUN_FROM_PACKAGE"] is None
     assert steps[3] == Upload("zipdeploy", remote_build=True)
-    assert steps[0] == CheckUnchanged(SHA) and steps[4] == TrackDeployment(600.0)
+    assert steps[0] == CheckUnchanged(SHA, "remote") and steps[4] == TrackDeployment(600.0)
 
 
 def test_users_own_values_are_kept() -> None:
@@ -134,3 +134,4 @@ def test_without_arm_needed_setting_changes_are_refused_with_the_list() -> None:
                     arm_access=False)
     assert "PIP_EXTRA_INDEX_URL=<set>" in info.value.what
     assert "pw99" not in info.value.render()
+

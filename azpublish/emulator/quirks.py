@@ -8,6 +8,8 @@ key ``quirks``, or ``PATCH /_emulator/config``.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from azpublish.errors import UsageError
 
 QUIRKS: dict[str, str] = {
@@ -24,6 +26,7 @@ QUIRKS: dict[str, str] = {
 }
 
 
+@lru_cache(maxsize=32)  # read on every request; specs are few and the answer immutable
 def parse_quirks(spec: str, *, where: str = "quirks") -> frozenset[str]:
     """``all``/``none`` and names, each optionally ``-``-prefixed to switch it off, in order."""
     enabled: set[str] = set()

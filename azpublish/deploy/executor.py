@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import requests
 
@@ -211,7 +211,7 @@ class Executor:
                 self.report.info(f"        Invoke url: {function.invoke_url}")
 
     def _not_indexed(self, step: ListFunctions, functions: Sequence[Any],
-                     missing: Sequence[str]) -> None:
+                     missing: Sequence[str]) -> NoReturn:
         where = f"app {self.target.ref}"
         causes = ("likely causes: an import error in function_app.py or a function script "
                   "(see the deployment log), a missing dependency, host.json not at the package "

@@ -196,7 +196,9 @@ async def _receive(request: Request, ctx: EmulatorContext, app: App, site: Site,
         headers["Location"] = (f"{ctx.urls.scm_url(app.name, site.slot)}/api/deployments/"
                                f"{deployment_id}")
         return JSONResponse(deployment_id, status_code=202, headers=headers), job
-    if truthy(query.get("trackdeploymentprogress")):
+    # Linux Kudu names the deployment on every async zipdeploy (as recorded), and on any
+    # deploy when asked to track it.
+    if truthy(query.get("trackdeploymentprogress")) or (kind == "zipdeploy" and is_async):
         headers["SCM-DEPLOYMENT-ID"] = deployment_id
     if is_async:
         headers["Location"] = _location(ctx, app, site, deployment.deployer)

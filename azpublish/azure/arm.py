@@ -22,6 +22,7 @@ from azure.core.exceptions import (
 from azure.mgmt.web import WebSiteManagementClient
 
 from azpublish.azure.auth import AuthError
+from azpublish.azure.error_body import error_text
 from azpublish.errors import DeployError, UsageError
 from azpublish.redact import register_secret
 
@@ -254,26 +255,11 @@ class Arm:
 
 
 def server_error(response: Any) -> str | None:
-    """"CODE: message" from either error shape ARM answers, or None.
-
-    The ARM front end wraps errors (``{"error": {"code", "message"}}``, which azure-core reads);
-    the Microsoft.Web resource provider's own come unwrapped and capitalised (``{"Code",
-    "Message", "Target", "Details", "Innererror"}``), which azure-core reports only as
-    "Operation returned an invalid status".
-    """
+    """What an azure-core error response's body says, in either shape ARM answers."""
     try:
-        data = json.loads(response.text()) if response is not None else None
+        return error_text(json.loads(response.text())) if response is not None else None
     except (ValueError, TypeError, AttributeError):
         return None
-    if not isinstance(data, dict):
-        return None
-    wrapped = data.get("error")
-    inner: dict[str, Any] = wrapped if isinstance(wrapped, dict) else data
-    code = inner.get("code") or inner.get("Code")
-    message = inner.get("message") or inner.get("Message")
-    if not message:
-        return None
-    return f"{code}: {message}" if code else str(message)
 
 
 def enum_text(value: object) -> str:

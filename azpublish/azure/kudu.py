@@ -26,6 +26,7 @@ from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 import requests
 from requests.auth import AuthBase
 
+from azpublish.azure.error_body import error_text
 from azpublish.azure.retry import RetryPolicy, is_transient
 from azpublish.errors import DeployError, PackageError
 from azpublish.redact import redact, register_secret, register_url_credentials
@@ -186,13 +187,7 @@ def _server_says(response: requests.Response) -> str:
         data = response.json()
     except ValueError:
         data = None
-    if isinstance(data, dict):
-        inner = data.get("error")
-        error: dict[str, Any] = inner if isinstance(inner, dict) else data
-        message = error.get("message") or error.get("Message")
-        if isinstance(message, str) and message:
-            code = error.get("code") or error.get("Code")
-            text = f"{code}: {message}" if isinstance(code, str) and code else message
+    text = error_text(data) or text
     text = " ".join(text.split())
     return text if len(text) <= BODY_SHOWN else text[:BODY_SHOWN] + "…"
 

@@ -197,8 +197,9 @@ async def _receive(request: Request, ctx: EmulatorContext, app: App, site: Site,
                                f"{deployment_id}")
         return JSONResponse(deployment_id, status_code=202, headers=headers), job
     # Linux Kudu names the deployment on every async zipdeploy (as recorded), and on any
-    # deploy when asked to track it.
-    if truthy(query.get("trackdeploymentprogress")) or (kind == "zipdeploy" and is_async):
+    # deploy when asked to track it; Flex never does.
+    if not legion and (truthy(query.get("trackdeploymentprogress"))
+                       or (kind == "zipdeploy" and is_async)):
         headers["SCM-DEPLOYMENT-ID"] = deployment_id
     if is_async:
         headers["Location"] = _location(ctx, app, site, deployment.deployer)

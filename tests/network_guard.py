@@ -80,8 +80,10 @@ class NetworkGuard:
                 or is_loopback_address(name))
 
     def record(self, what: str) -> None:
-        with self._lock:
-            self.violations.append(what)
+        from azpublish.redact import redact
+
+        with self._lock:  # a refused URL may carry an index's credentials: never show them
+            self.violations.append(redact(what))
 
     def take(self) -> list[str]:
         with self._lock:

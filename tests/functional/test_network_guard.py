@@ -38,7 +38,8 @@ socket.create_connection(server.getsockname(), timeout=1).close()
 outcome["loopback"] = "allowed"
 child = ("import urllib.request, urllib.error\n"
          "try:\n"
-         "    urllib.request.urlopen('http://packages.example.invalid/simple/', timeout=5)\n"
+         "    urllib.request.urlopen('http://reader:hunter2-secret@packages.example.invalid'\n"
+         "                           '/simple/', timeout=5)\n"
          "except urllib.error.HTTPError as error:\n"
          "    print(error.code)\n")
 outcome["child"] = subprocess.run([sys.executable, "-c", child], env=env, text=True,
@@ -73,8 +74,9 @@ def test_the_guard_refuses_and_records_what_would_leave_loopback() -> None:
     assert recorded[0] == "a connection to 192.0.2.1:9"
     assert recorded[1] == "a name lookup of packages.example.invalid"
     assert recorded[2].startswith("a proxied request from a subprocess: GET "
-                                  "http://packages.example.invalid/simple/")
+                                  "http://***@packages.example.invalid/simple/")
     assert len(recorded) == 3
+    assert "hunter2-secret" not in " ".join(recorded)  # a refused URL's secrets are not shown
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.1", "::1", "localhost",

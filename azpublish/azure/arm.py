@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from azure.core.credentials import TokenCredential
@@ -32,6 +32,7 @@ DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
 # and 16 s between them (30 s at most), as Core Tools does.
 SYNC_TRIES = 5
 SYNC_BACKOFF = 2.0  # seconds before the second try; doubled each time
+TAGS_API_VERSION = "2021-04-01"  # Microsoft.Resources tags at a resource's scope
 T = TypeVar("T")
 
 
@@ -56,6 +57,7 @@ class Site:
     runtime: str  # "python", or what the app runs instead
     scm_host: str
     default_host: str
+    tags: Mapping[str, str] = field(default_factory=dict)  # the resource's ARM tags
 
 
 @dataclass(frozen=True)
@@ -158,8 +160,9 @@ class Arm:
         if not scm_host:
             raise DeployError("the app has no SCM (Kudu) host name", where=self._where(ref),
                               fix="is the SCM site disabled for this app?")
+        tags = {str(k): str(v) for k, v in (site.tags or {}).items()}
         return Site(ref, kind, plan_kind(tier), tier, version, runtime, scm_host,
-                    str(site.default_host_name or ""))
+                    str(site.default_host_name or ""), tags)
 
     def _plan_tier(self, ref: AppRef, plan_id: str, site: Any) -> str:
         sku = getattr(site, "sku", None)
@@ -247,11 +250,34 @@ class Arm:
                                               bool(envelope.is_disabled)))
         return functions
 
+    def merge_tags(self, ref: AppRef, tags: Mapping[str, str]) -> None:
+        """Add or change tags on the site (or slot) through the Microsoft.Resources tags API.
+
+        A ``Merge`` there writes no site property, so the app does not restart, and other tags
+        are kept without a read-modify-write race.
+        """
+        from azure.core.rest import HttpRequest
+
+        url = (f"{resource_id(ref)}/providers/Microsoft.Resources/tags/default"
+               f"?api-version={TAGS_API_VERSION}")
+        body = {"operation": "Merge", "properties": {"tags": dict(tags)}}
+
+        def merge() -> None:
+            self.client.send_request(HttpRequest("PATCH", url, json=body)).raise_for_status()
+
+        self._call("tagging the app", ref, merge)
+
     def host_key(self, ref: AppRef) -> str | None:
         keys = self._call("reading host keys", ref, lambda: self._method("list_host_keys", ref)())
         key = (keys.function_keys or {}).get("default") or keys.master_key
         register_secret(key)
         return str(key) if key else None
+
+
+def resource_id(ref: AppRef) -> str:
+    site = (f"/subscriptions/{ref.subscription}/resourceGroups/{ref.resource_group}"
+            f"/providers/Microsoft.Web/sites/{ref.name}")
+    return f"{site}/slots/{ref.slot}" if ref.slot else site
 
 
 def server_error(response: Any) -> str | None:

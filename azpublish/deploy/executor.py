@@ -15,8 +15,10 @@ from azpublish.azure.arm import Arm
 from azpublish.azure.kudu import AuthRejected, KuduClient, Started
 from azpublish.azure.tracker import track_deployment
 from azpublish.deploy.plan import (
+    PACKAGE_TAG,
     CheckUnchanged,
     ListFunctions,
+    RememberPackage,
     RestoreAppSettings,
     Step,
     SyncTriggers,
@@ -37,6 +39,7 @@ SETTINGS_WAIT = 300.0
 INDEX_POLL_INTERVAL = 3.0  # seconds between function lists while the host indexes
 INDEX_NOTICE = 15.0  # seconds between "waiting for the host" lines
 _STAMP = re.compile(r"\b(sha256|build|python)=(\S+)")
+_TAGGED_DEPLOYMENT = re.compile(r"\bdeployment=(\S+)")
 
 
 def _stamped(message: str, stamp: str) -> bool:
@@ -46,6 +49,15 @@ def _stamped(message: str, stamp: str) -> bool:
     again is the safe answer.)
     """
     return dict(_STAMP.findall(message)) == dict(_STAMP.findall(stamp))
+
+
+def _tag_names(tag: str, stamp: str, deployment_id: str) -> bool:
+    """Whether the app's package tag says this package went out in ``deployment_id``: the tag
+    counts only while that deployment is still the last successful one, so a deployment made
+    since by another tool is never mistaken for ours."""
+    tagged = _TAGGED_DEPLOYMENT.search(tag)
+    return (tagged is not None and tagged.group(1) == deployment_id
+            and _stamped(tag, stamp))
 
 
 @dataclass
@@ -98,6 +110,8 @@ class Executor:
             self.upload(step)
         elif isinstance(step, TrackDeployment):
             self.track(step)
+        elif isinstance(step, RememberPackage):
+            self.remember(step)
         elif isinstance(step, SyncTriggers):
             self.arm.sync_triggers(self.target.ref, on_retry=self.report.info)
             self.report.info("triggers synced")
@@ -114,7 +128,11 @@ class Executor:
     def check_unchanged(self, step: CheckUnchanged) -> None:
         last = next((d for d in self.with_auth_fallback(self.kudu.deployments)
                      if d.get("status") == 4), None)
-        if last is None or not _stamped(str(last.get("message") or ""), step.stamp()):
+        if last is None:
+            return
+        tag = self.target.site.tags.get(PACKAGE_TAG, "")
+        if not (_stamped(str(last.get("message") or ""), step.stamp())
+                or _tag_names(tag, step.stamp(), str(last.get("id")))):
             return
         if self.force:
             self.report.info("the package is unchanged since the last deployment; uploading "
@@ -181,6 +199,18 @@ class Executor:
         self.result.deployment_id = outcome.deployment_id
         self.result.status = "success"
         self.report.info(f"deployment {outcome.deployment_id} succeeded")
+
+    def remember(self, step: RememberPackage) -> None:
+        value = f"{step.stamp()} deployment={self.result.deployment_id}"
+        try:
+            self.arm.merge_tags(self.target.ref, {PACKAGE_TAG: value})
+        except DeployError as exc:
+            # The deployment itself succeeded; only the next unchanged-package check is lost.
+            self.report.warn(f"could not tag the app with {PACKAGE_TAG} ({exc.what}): the next "
+                             "publish cannot tell an unchanged package on plans that keep no "
+                             "deployment message (Flex)")
+            return
+        self.report.detail(f"tagged the app: {PACKAGE_TAG}={value}")
 
     def list_functions(self, step: ListFunctions) -> None:
         """Wait, bounded by ``step.wait``, until the host lists what the package holds: the

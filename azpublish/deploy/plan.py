@@ -22,23 +22,39 @@ REMOTE_BUILD_REQUIRED = {"SCM_DO_BUILD_DURING_DEPLOYMENT": "true", "ENABLE_ORYX_
 REMOTE_BUILD_DEFAULTS = {"BUILD_FLAGS": "UseExpressBuild", "XDG_CACHE_HOME": "/tmp/.cache"}  # noqa: S108
 RUN_FROM_PACKAGE = "WEBSITE_RUN_FROM_PACKAGE"
 PIP_EXTRA_INDEX_URL = "PIP_EXTRA_INDEX_URL"
+PACKAGE_TAG = "azpublish-package"  # the ARM tag that remembers the deployed package
 
 
 @dataclass(frozen=True)
-class CheckUnchanged:
-    """The same package, built the same way for the same Python, is not uploaded again."""
+class PackageFacts:
+    """What makes two packages "the same": content, build mode and target Python."""
 
     sha256: str
     build: str = ""
     python: str = ""
+
+    def stamp(self) -> str:
+        return package_stamp(self.sha256, self.build, self.python)
+
+
+@dataclass(frozen=True)
+class CheckUnchanged(PackageFacts):
+    """The same package, built the same way for the same Python, is not uploaded again."""
 
     def describe(self) -> str:
         which = f"sha256 {self.sha256[:12]}..." if self.sha256 else "this package's sha256"
         return (f"skip the upload if the last successful deployment has {which}, build "
                 f"{self.build or '?'} and Python {self.python or '?'} (unless --force)")
 
-    def stamp(self) -> str:
-        return package_stamp(self.sha256, self.build, self.python)
+
+@dataclass(frozen=True)
+class RememberPackage(PackageFacts):
+    """Tag the app with what was deployed: real Flex keeps no deployment message, so the tag
+    is how the next publish recognises an unchanged package there."""
+
+    def describe(self) -> str:
+        return (f"tag the app with {PACKAGE_TAG} (this package's sha256, build and Python, and "
+                "the deployment id)")
 
 
 def package_stamp(sha256: str, build: str, python: str) -> str:
@@ -127,7 +143,7 @@ class RestoreAppSettings:
 
 
 Step = (CheckUnchanged | UpdateAppSettings | WaitForKuduSettings | Upload | TrackDeployment
-        | SyncTriggers | ListFunctions | VerifyUrl | RestoreAppSettings)
+        | RememberPackage | SyncTriggers | ListFunctions | VerifyUrl | RestoreAppSettings)
 
 
 @dataclass(frozen=True)
@@ -175,7 +191,8 @@ def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptio
     if wanted or remove:
         steps.append(UpdateAppSettings(wanted, tuple(remove)))
         steps.append(WaitForKuduSettings({**wanted, **dict.fromkeys(remove)}))
-    steps += [upload, TrackDeployment(options.timeout), SyncTriggers(),
+    steps += [upload, TrackDeployment(options.timeout),
+              RememberPackage(options.sha256, options.mode, options.python), SyncTriggers(),
               ListFunctions(options.index_timeout, options.expected_functions)]
     if options.verify_url:
         steps.append(VerifyUrl(options.verify_url))

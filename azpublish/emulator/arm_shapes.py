@@ -144,7 +144,8 @@ def site_body(ctx: EmulatorContext, app: App, site: Site) -> dict[str, Any]:
                      "Microsoft.Web/sites/slots" if site.slot else "Microsoft.Web/sites",
                      properties)
     body["kind"] = "functionapp,linux"
-    body["tags"] = {}
+    body["tags"] = dict(site.tags)
+    properties["tags"] = dict(site.tags)
     body["identity"] = {"type": "SystemAssigned", "tenantId": ctx.identity.tenant_id,
                         "principalId": ctx.identity.object_id}
     return body

@@ -125,6 +125,7 @@ class Site:
     function_keys: dict[str, dict[str, str]] = field(default_factory=dict)
     functions: list[IndexedFunction] = field(default_factory=list)
     route_prefix: str = "api"
+    tags: dict[str, str] = field(default_factory=dict)  # ARM resource tags of the site or slot
     deployments: list[Deployment] = field(default_factory=list)
     # (time, settings) versions, newest last: Kudu sees the newest one old enough.
     settings_history: list[tuple[float, dict[str, str]]] = field(default_factory=list)

@@ -115,7 +115,7 @@ class AppStore:
                 ftp_allow=raw.get("ftp_allow", True), restart_count=raw.get("restart_count", 0),
                 function_keys=sealed.get("function_keys", {}),
                 functions=[function_from_dict(f) for f in raw.get("functions", [])],
-                route_prefix=raw.get("route_prefix", "api"),
+                route_prefix=raw.get("route_prefix", "api"), tags=raw.get("tags", {}),
             )
             site.settings_history = [(0.0, dict(site.settings))]
             _protect(site)
@@ -151,7 +151,7 @@ class AppStore:
                     "site_config": site.site_config, "scm_allow": site.scm_allow,
                     "ftp_allow": site.ftp_allow, "restart_count": site.restart_count,
                     "functions": [function_to_dict(f) for f in site.functions],
-                    "route_prefix": site.route_prefix,
+                    "route_prefix": site.route_prefix, "tags": site.tags,
                 }
             write_json_atomic(self.layout.app_dir(app.name) / "app.json", {
                 "name": app.name, "resource_group": app.resource_group, "plan": app.plan,

@@ -324,6 +324,22 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulat
 
 
 
+Run = Callable[..., tuple[int, str, str]]  # azpublish's CLI in-process: (exit code, out, err)
+
+
+@pytest.fixture
+def run(emulator_env: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> Run:
+    """azpublish's ``main`` with the emulator's environment, output captured."""
+    from azpublish.__main__ import main
+
+    def invoke(*args: str | Path) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return invoke
+
+
 @pytest.fixture
 def emulator_env(emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch) -> RunningEmulator:
     """The environment ``azpublish emulator env`` exports, for code under test that reads it.

@@ -10,31 +10,18 @@ import json
 import shutil
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from azpublish.__main__ import main
-from tests.integration.conftest import RunningEmulator
+from tests.integration.conftest import Run, RunningEmulator
 from tests.integration.pypi_index import PrivateIndex
 
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "hello"
-Run = Callable[..., tuple[int, str, str]]
-
-
-@pytest.fixture
-def run(emulator_env: RunningEmulator, capsys: pytest.CaptureFixture[str]) -> Run:
-    def invoke(*args: str | Path) -> tuple[int, str, str]:
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return code, out, err
-
-    return invoke
 
 
 @pytest.fixture

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import requests
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.identity import ManagedIdentityCredential
 from azure.mgmt.web import WebSiteManagementClient
@@ -208,3 +210,30 @@ def test_slots_can_be_created_and_deleted_through_arm(emulator: RunningEmulator,
     flex = emulator.create_app(plan="flex")
     refused = emulator.arm("PUT", f"{emulator.site_path(flex)}/slots/blue", json={})
     assert refused.status_code == 409
+
+
+def test_tags_api_merges_deletes_and_checks_arm_limits(emulator: RunningEmulator) -> None:
+    app = emulator.create_app(plan="flex")
+    path = f"{emulator.site_path(app)}/providers/Microsoft.Resources/tags/default"
+
+    def tags_call(method: str, body: dict[str, Any] | None = None) -> requests.Response:
+        return emulator.arm(method, path, api_version="2021-04-01", json=body)
+
+    assert tags_call("PUT", {"properties": {"tags": {"a": "1", "b": "2"}}}).status_code == 200
+    merged = tags_call("PATCH", {"operation": "Merge", "properties": {"tags": {"b": "3"}}})
+    assert merged.json()["properties"]["tags"] == {"a": "1", "b": "3"}
+    assert merged.json()["type"] == "Microsoft.Resources/tags"
+    deleted = tags_call("PATCH", {"operation": "Delete", "properties": {"tags": {"a": ""}}})
+    assert deleted.json()["properties"]["tags"] == {"b": "3"}
+    site = emulator.arm("GET", emulator.site_path(app)).json()
+    assert site["tags"] == {"b": "3"} == site["properties"]["tags"]
+
+    too_long = tags_call("PATCH", {"operation": "Merge",
+                                   "properties": {"tags": {"c": "x" * 257}}})
+    assert too_long.status_code == 400
+    assert too_long.json()["error"]["code"] == "InvalidTagValueLength"
+    bad_name = tags_call("PATCH", {"operation": "Merge", "properties": {"tags": {"a/b": "1"}}})
+    assert bad_name.json()["error"]["code"] == "InvalidTagNameCharacters"
+    assert tags_call("PATCH", {"operation": "Upsert", "properties": {"tags": {}}}
+                     ).status_code == 400
+    assert tags_call("GET").json()["properties"]["tags"] == {"b": "3"}  # refusals change nothing

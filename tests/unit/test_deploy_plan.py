@@ -35,7 +35,8 @@ def test_remote_build_sets_build_settings_then_zipdeploys(plan: str) -> None:
     steps = plan_deploy(plan, {"WEBSITE_RUN_FROM_PACKAGE": "1", "MY": "x"},  # type: ignore[arg-type]
                         options())
     assert kinds(steps) == ["CheckUnchanged", "UpdateAppSettings", "WaitForKuduSettings",
-                            "Upload", "TrackDeployment", "SyncTriggers", "ListFunctions"]
+                            "Upload", "TrackDeployment", "RememberPackage", "SyncTriggers",
+                            "ListFunctions"]
     update = steps[1]
     assert isinstance(update, UpdateAppSettings)
     assert update.set == {"SCM_DO_BUILD_DURING_DEPLOYMENT": "true", "ENABLE_ORYX_BUILD": "true",
@@ -63,8 +64,8 @@ def test_explicitly_disabled_remote_build_is_a_conflict() -> None:
 
 def test_flex_remote_uses_onedeploy_and_no_run_from_package() -> None:
     steps = plan_deploy("flex", {}, options())
-    assert kinds(steps) == ["CheckUnchanged", "Upload", "TrackDeployment", "SyncTriggers",
-                            "ListFunctions"]
+    assert kinds(steps) == ["CheckUnchanged", "Upload", "TrackDeployment", "RememberPackage",
+                            "SyncTriggers", "ListFunctions"]
     assert steps[1] == Upload("onedeploy", remote_build=True)
 
 

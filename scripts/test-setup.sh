@@ -54,6 +54,28 @@ else
   apt_install $packages || miss "tools ${tools_missing[*]}" "sudo apt-get install $packages"
 fi
 
+# -- 1b. name resolution of the emulator's App Service host names -------------------------------
+# *.azurewebsites.localhost must resolve to loopback (glibc's myhostname NSS module answers any
+# *.localhost name so), or the emulator falls back to path-prefixed URLs and the host-name tests
+# cannot run.
+probe=management.azurewebsites.localhost
+if getent ahosts "$probe" >/dev/null 2>&1; then
+  say "names: *.localhost resolves"
+else
+  say "names: installing libnss-myhostname and adding myhostname to /etc/nsswitch.conf"
+  if ! dpkg -s libnss-myhostname >/dev/null 2>&1; then
+    apt_install libnss-myhostname || true
+  fi
+  if is_root && [ -w /etc/nsswitch.conf ] && ! grep -Eq '^hosts:.*\bmyhostname\b' /etc/nsswitch.conf; then
+    # Before dns, so no *.localhost question ever leaves the machine.
+    sed -i -E 's/^(hosts:[[:space:]]+files)/\1 myhostname/; t; s/^(hosts:[[:space:]]+)/\1myhostname /' \
+      /etc/nsswitch.conf
+  fi
+  getent ahosts "$probe" >/dev/null 2>&1 ||
+    miss "*.localhost names resolving to loopback" \
+         "sudo apt-get install libnss-myhostname, then put 'myhostname' after 'files' in the hosts: line of /etc/nsswitch.conf"
+fi
+
 # -- 2. Docker engine, daemon and base images -----------------------------------------------------
 if docker info >/dev/null 2>&1 && docker image inspect azpublish/base:bookworm \
      azpublish/base:trixie >/dev/null 2>&1; then

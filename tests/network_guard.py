@@ -27,7 +27,7 @@ from typing import Any
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost",
                             "ip6-loopback"})
-NO_PROXY = "localhost,127.0.0.0/8,127.0.0.1,::1,[::1]"
+NO_PROXY = "localhost,.localhost,127.0.0.0/8,127.0.0.1,::1,[::1]"
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
                    "all_proxy")
 

@@ -12,10 +12,12 @@ from azpublish.emulator.admin import ADMIN_ROUTES
 from azpublish.emulator.arm import arm_endpoint, metadata_endpoint
 from azpublish.emulator.context import EmulatorContext
 from azpublish.emulator.deployments import DeploymentRunner
+from azpublish.emulator.hostnames import HostRouting, split_label
 from azpublish.emulator.invoke import invoke_endpoint
 from azpublish.emulator.kudu import kudu_endpoint, kudu_home
 from azpublish.emulator.middleware import ADMIN_PREFIX, ARM_PREFIXES, EmulatorMiddleware
 from azpublish.emulator.responses import arm_error, text
+from azpublish.emulator.store import NotFound
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -38,7 +40,15 @@ def build_https_app(ctx: EmulatorContext, runner: DeploymentRunner) -> ASGIApp:
     app = Starlette(routes=routes, exception_handlers={Exception: _internal_error})
     app.state.ctx = ctx
     app.state.runner = runner
-    return EmulatorMiddleware(app, ctx)
+
+    def slots_of(name: str) -> frozenset[str] | None:
+        try:
+            found = ctx.store.get_app(name)
+        except NotFound:
+            return None
+        return frozenset(k.lower() for k in found.sites if k)
+
+    return HostRouting(EmulatorMiddleware(app, ctx), lambda label: split_label(label, slots_of))
 
 
 async def _internal_error(request: Request, error: Exception) -> Response:

@@ -20,6 +20,7 @@ from azpublish.emulator.faults import FAULT_KINDS, STAGES
 from azpublish.emulator.layout import StateLayout
 from azpublish.emulator.plans import PLAN_KINDS
 from azpublish.emulator.quirks import QUIRKS
+from azpublish.emulator.urls import URL_SCHEME_CHOICES
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 
 STATE_ENV = "AZPUBLISH_EMULATOR_STATE_DIR"
@@ -46,6 +47,9 @@ def build_parser(prog: str = "azpublish emulator") -> argparse.ArgumentParser:
     start.add_argument("--port", type=int, default=0, help="HTTPS port (0: any free port)")
     start.add_argument("--identity-port", type=int, default=0,
                        help="port of the plain-http managed-identity endpoint (0: any)")
+    start.add_argument("--url-scheme", choices=URL_SCHEME_CHOICES, default="auto",
+                       help="hand out App Service host names (*.azurewebsites.localhost) or "
+                            "path-prefixed URLs; auto: host names where they resolve to loopback")
     start.add_argument("--settings-delay", type=float, metavar="SECONDS",
                        help="how late Kudu sees app-setting changes")
     start.add_argument("--max-upload-bytes", type=int, metavar="N",
@@ -127,7 +131,8 @@ def _start(args: argparse.Namespace) -> int:
         ("quirks", args.quirks),
     ) if value is not None}
     return serve(ServeOptions(state_dir=_require_state(args), host=args.host, port=args.port,
-                              identity_port=args.identity_port, config_changes=changes))
+                              identity_port=args.identity_port, url_scheme=args.url_scheme,
+                              config_changes=changes))
 
 
 def _env(args: argparse.Namespace) -> int:

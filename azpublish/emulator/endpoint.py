@@ -20,6 +20,7 @@ class EndpointInfo:
     tenant_id: str
     pid: int
     admin_url: str
+    url_scheme: str = "path"  # "hostnames": App Service host names; "path": path prefixes
 
     def env(self) -> dict[str, str]:
         """What azpublish and the Azure SDKs read to use this emulator."""
@@ -30,6 +31,7 @@ class EndpointInfo:
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": self.identity_header,
             "AZURE_SUBSCRIPTION_ID": self.subscription_id,
+            "AZPUBLISH_EMULATOR_URL_SCHEME": self.url_scheme,
         }
 
     def export_lines(self) -> list[str]:
@@ -46,9 +48,9 @@ def read_endpoint(layout: StateLayout) -> EndpointInfo | None:
         return None
     data = read_json(layout.endpoint_file)
     names = {f.name for f in fields(EndpointInfo)}
-    if not names <= set(data):
+    if not names - {"url_scheme"} <= set(data):
         return None
-    return EndpointInfo(**{k: data[k] for k in names})
+    return EndpointInfo(**{k: data[k] for k in names if k in data})
 
 
 def process_alive(pid: int) -> bool:

@@ -31,6 +31,7 @@ from azpublish.emulator.endpoint import EndpointInfo, write_endpoint
 from azpublish.emulator.faults import FaultBook
 from azpublish.emulator.filelock import FileLock, LockBusy
 from azpublish.emulator.holds import HoldRegistry
+from azpublish.emulator.hostnames import choose_scheme
 from azpublish.emulator.identity import EmulatorIdentity
 from azpublish.emulator.keys import EmulatorKeys, Sealer
 from azpublish.emulator.layout import StateLayout
@@ -52,6 +53,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 0
     identity_port: int = 0
+    url_scheme: str = "auto"  # see urls: "hostnames", "path", or auto-detect
     config_changes: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -76,6 +78,17 @@ def _bind(host: str, port: int) -> socket.socket:
     sock.listen(128)
     sock.setblocking(False)
     return sock
+
+
+def _loopback_twin(host: str, urls: EmulatorUrls) -> list[socket.socket]:
+    """The same port on ``::1``, where the host names are handed out: ``*.localhost`` resolves
+    to ``::1`` first, and a client would otherwise lose a refused connection on each request."""
+    if urls.scheme != "hostnames" or host not in ("127.0.0.1", "localhost"):
+        return []
+    try:
+        return [_bind("::1", urls.port)]
+    except UsageError:  # no IPv6 loopback here: clients fall back to 127.0.0.1
+        return []
 
 
 def _file_logger(path: Path) -> Callable[[str], None]:
@@ -127,7 +140,8 @@ def _serve_locked(options: ServeOptions, layout: StateLayout,
     tls = ensure_certificates(layout)
     https_sock = _bind(options.host, options.port)
     msi_sock = _bind(options.host, options.identity_port)
-    urls = EmulatorUrls(options.host, https_sock.getsockname()[1])
+    urls = EmulatorUrls(options.host, https_sock.getsockname()[1],
+                        choose_scheme(options.url_scheme, options.host))
     store = AppStore(layout, Sealer(keys.seal_key))
     store.load()
     faults = FaultBook(layout)
@@ -139,6 +153,7 @@ def _serve_locked(options: ServeOptions, layout: StateLayout,
                           faults=faults, holds=HoldRegistry(), tokens=tokens, urls=urls, tls=tls,
                           config=config, log=_file_logger(layout.log_file))
     holder["ctx"] = ctx
+    https_socks = [https_sock, *_loopback_twin(options.host, urls)]
     https = _server(build_https_app(ctx, DeploymentRunner(ctx)),
                     ssl_certfile=str(tls.server_cert), ssl_keyfile=str(tls.server_key))
     msi = _server(build_msi_app(ctx))
@@ -148,17 +163,17 @@ def _serve_locked(options: ServeOptions, layout: StateLayout,
         identity_endpoint=f"http://{msi_host}:{msi_sock.getsockname()[1]}{TOKEN_PATH}",
         identity_header=keys.identity_header, subscription_id=identity.subscription_id,
         resource_group=identity.resource_group, tenant_id=identity.tenant_id, pid=os.getpid(),
-        admin_url=f"{urls.base}/_emulator",
+        admin_url=f"{urls.base}/_emulator", url_scheme=urls.scheme,
     )
 
     def ready() -> None:
         write_endpoint(layout, info)
         ctx.log(f"listening on {urls.base} (identity endpoint {info.identity_endpoint})")
         announce(f"azpublish emulator listening on {urls.base} (managed identity: "
-                 f"{info.identity_endpoint}); state in {layout.root}")
+                 f"{info.identity_endpoint}); {urls.scheme_note}; state in {layout.root}")
         sys.stdout.flush()
 
-    return asyncio.run(_run([(https, https_sock), (msi, msi_sock)], ready))
+    return asyncio.run(_run([(https, https_socks), (msi, [msi_sock])], ready))
 
 
 def _on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Callable[[], None]:
@@ -201,12 +216,12 @@ async def _abort_idle_connections(servers: list[_QuietServer]) -> None:
                     transport.abort()
 
 
-async def _run(servers: list[tuple[_QuietServer, socket.socket]],
+async def _run(servers: list[tuple[_QuietServer, list[socket.socket]]],
                ready: Callable[[], None]) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     restore = _on_signals(loop, stop)
-    tasks = [asyncio.create_task(server.serve(sockets=[sock])) for server, sock in servers]
+    tasks = [asyncio.create_task(server.serve(sockets=socks)) for server, socks in servers]
     deadline = loop.time() + STARTUP_TIMEOUT
     while not all(server.started for server, _ in servers):
         if any(task.done() for task in tasks) or loop.time() > deadline:

@@ -1,8 +1,9 @@
 """The emulator's own certificate authority and its server certificate.
 
 Made on first start under ``tls/``: a CA (kept for years, so a trusted bundle stays valid) and a
-server certificate for ``127.0.0.1``, ``::1`` and ``localhost`` signed by it, renewed when it nears
-expiry. Extensions follow what strict verifiers (Python 3.13's ``VERIFY_X509_STRICT``) demand.
+server certificate for ``127.0.0.1``, ``::1``, ``localhost`` and the App Service names under
+``azurewebsites.localhost`` signed by it, renewed when it nears expiry or lacks a name.
+Extensions follow what strict verifiers (Python 3.13's ``VERIFY_X509_STRICT``) demand.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from azpublish.emulator.layout import PRIVATE, StateLayout, write_bytes_atomic
+from azpublish.emulator.urls import DNS_SUFFIX
+
+# The names the server certificate covers: ARM's and every site's (one wildcard label deep),
+# and every Kudu site's.
+SERVER_NAMES = ("localhost", f"*.{DNS_SUFFIX}", f"*.scm.{DNS_SUFFIX}")
 
 CA_DAYS = 3650
 SERVER_DAYS = 397
@@ -99,7 +105,7 @@ def _make_server(folder: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePri
         .not_valid_after(_now() + dt.timedelta(days=SERVER_DAYS))
         .add_extension(
             x509.SubjectAlternativeName([
-                x509.DNSName("localhost"),
+                *(x509.DNSName(name) for name in SERVER_NAMES),
                 x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
                 x509.IPAddress(ipaddress.ip_address("::1")),
             ]),
@@ -131,7 +137,13 @@ def _server_is_fresh(folder: Path, ca: x509.Certificate) -> bool:
     if not (cert_path.exists() and (folder / "server.key").exists()):
         return False
     cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    return cert.issuer == ca.subject and cert.not_valid_after_utc - RENEW_BEFORE > _now()
+    try:
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return False
+    covered = set(names.get_values_for_type(x509.DNSName)) >= set(SERVER_NAMES)
+    return (covered and cert.issuer == ca.subject
+            and cert.not_valid_after_utc - RENEW_BEFORE > _now())
 
 
 def ensure_certificates(layout: StateLayout) -> TlsFiles:

@@ -1,27 +1,47 @@
-"""The emulator's URL scheme, in one place.
+"""The emulator's URL schemes, in one place.
 
-No resolver here knows ``*.localhost``, so apps are told apart by a path prefix and the host names
-the emulator hands out carry it: clients form ``https://{host_name}/api/...`` unchanged.
+**Host names** (chosen where ``*.localhost`` resolves to loopback: systemd-resolved, glibc's
+``myhostname`` NSS module), shaped like App Service's, all on the one HTTPS port:
+
+- ARM: ``https://management.azurewebsites.localhost:PORT/subscriptions/...``
+- Kudu (SCM) of app A: ``https://A.scm.azurewebsites.localhost:PORT``; of slot S:
+  ``https://A-S.scm.azurewebsites.localhost:PORT``
+- the app: ``https://A.azurewebsites.localhost:PORT/api/<route>`` (slot: ``A-S.``)
+
+**Path prefixes** (the fallback where those names do not resolve): apps are told apart by a path
+prefix, and the host names the emulator hands out carry it, so clients that form
+``https://{host_name}/api/...`` work unchanged:
 
 - ARM: ``https://127.0.0.1:PORT/subscriptions/...``
-- Kudu (SCM) of app A: ``https://127.0.0.1:PORT/scm/A``; of slot S: ``.../scm/A/slots/S``
-- Function invocations: ``https://127.0.0.1:PORT/sites/A/api/<route>`` (slot: ``/sites/A/slots/S``)
-- Administration: ``https://127.0.0.1:PORT/_emulator/...``
+- Kudu of app A: ``https://127.0.0.1:PORT/scm/A``; of slot S: ``.../scm/A/slots/S``
+- the app: ``https://127.0.0.1:PORT/sites/A/api/<route>`` (slot: ``/sites/A/slots/S``)
+
+Both are always served; the scheme decides only which names are handed out. Administration
+is at ``/_emulator/...`` under the ARM base.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 from urllib.parse import quote
+
+UrlScheme = Literal["hostnames", "path"]
+URL_SCHEME_CHOICES = ("auto", "hostnames", "path")  # auto: host names where they resolve
+DNS_SUFFIX = "azurewebsites.localhost"  # stands in for azurewebsites.net
+ARM_HOST = f"management.{DNS_SUFFIX}"  # stands in for management.azure.com
 
 
 @dataclass(frozen=True)
 class EmulatorUrls:
     host: str
     port: int
+    scheme: UrlScheme = "path"
 
     @property
     def authority(self) -> str:
+        if self.scheme == "hostnames":
+            return f"{ARM_HOST}:{self.port}"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
@@ -29,10 +49,25 @@ class EmulatorUrls:
     def base(self) -> str:
         return f"https://{self.authority}"
 
+    @property
+    def scheme_note(self) -> str:
+        if self.scheme == "hostnames":
+            return f"Kudu at https://APP.scm.{DNS_SUFFIX}:{self.port}"
+        return f"Kudu at {self.base}/scm/APP (*.{DNS_SUFFIX} does not resolve here)"
+
+    @staticmethod
+    def label(app: str, slot: str | None) -> str:
+        """The first DNS label of a site: ``app`` or ``app-slot``, as App Service names it."""
+        return f"{app}-{slot}" if slot else app
+
     def scm_host(self, app: str, slot: str | None) -> str:
+        if self.scheme == "hostnames":
+            return f"{self.label(app, slot)}.scm.{DNS_SUFFIX}:{self.port}"
         return f"{self.authority}/scm/{app}" + (f"/slots/{slot}" if slot else "")
 
     def site_host(self, app: str, slot: str | None) -> str:
+        if self.scheme == "hostnames":
+            return f"{self.label(app, slot)}.{DNS_SUFFIX}:{self.port}"
         return f"{self.authority}/sites/{app}" + (f"/slots/{slot}" if slot else "")
 
     def scm_url(self, app: str, slot: str | None) -> str:

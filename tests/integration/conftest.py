@@ -26,6 +26,7 @@ from typing import Any
 import pytest
 import requests
 
+from azpublish.emulator.urls import EmulatorUrls
 from tests.integration.pypi_index import private_index  # noqa: F401
 
 HOST_JSON = json.dumps({"version": "2.0"})
@@ -90,11 +91,17 @@ class RunningEmulator:
                 f"/providers/Microsoft.Web/sites/{app}")
         return f"{base}/slots/{slot}" if slot else base
 
+    @property
+    def urls(self) -> EmulatorUrls:
+        """The product's own URL scheme, for the port and scheme this emulator chose."""
+        port = int(self.arm_endpoint.rsplit(":", 1)[1])
+        return EmulatorUrls("127.0.0.1", port, self.info["url_scheme"])
+
     def scm_url(self, app: str, slot: str | None = None) -> str:
-        return f"{self.arm_endpoint}/scm/{app}" + (f"/slots/{slot}" if slot else "")
+        return self.urls.scm_url(app, slot)
 
     def site_url(self, app: str, slot: str | None = None) -> str:
-        return f"{self.arm_endpoint}/sites/{app}" + (f"/slots/{slot}" if slot else "")
+        return self.urls.site_url(app, slot)
 
     # -- calling it ----------------------------------------------------------------------------
 
@@ -313,15 +320,48 @@ def start_emulator(state_dir: Path, *extra: str) -> RunningEmulator:
     return RunningEmulator(state_dir, process, info, admin_key)
 
 
-@pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningEmulator]:
-    running = start_emulator(tmp_path_factory.mktemp("emulator-state"))
-    try:
-        yield running
-    finally:
-        code = running.stop()
-        assert code == 0, (running.state_dir / "stderr.txt").read_text()
+EmulatorFactory = Callable[[str], RunningEmulator]
 
+
+@pytest.fixture(scope="session")
+def emulators(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorFactory]:
+    """One emulator per URL scheme, started on first use and shared by the whole session."""
+    running: dict[str, RunningEmulator] = {}
+
+    def get(scheme: str) -> RunningEmulator:
+        if scheme not in running:
+            if scheme == "hostnames":
+                require_loopback_names()
+            running[scheme] = start_emulator(tmp_path_factory.mktemp(f"emulator-{scheme}"),
+                                             "--url-scheme", scheme)
+        return running[scheme]
+
+    try:
+        yield get
+    finally:
+        for each in running.values():
+            code = each.stop()
+            assert code == 0, (each.state_dir / "stderr.txt").read_text()
+
+
+def require_loopback_names() -> None:
+    from azpublish.emulator.hostnames import NAME_RESOLUTION_FIX, PROBED, resolves_to_loopback
+
+    if not all(resolves_to_loopback(name) for name in PROBED):
+        pytest.skip(f"*.azurewebsites.localhost does not resolve to loopback here: "
+                    f"{NAME_RESOLUTION_FIX}")
+
+
+@pytest.fixture(scope="session")
+def emulator(emulators: EmulatorFactory) -> RunningEmulator:
+    """The emulator as a client meets App Service: host names (``<app>.scm...``)."""
+    return emulators("hostnames")
+
+
+@pytest.fixture(scope="session")
+def path_emulator(emulators: EmulatorFactory) -> RunningEmulator:
+    """The fallback scheme, for where ``*.localhost`` does not resolve."""
+    return emulators("path")
 
 
 Run = Callable[..., tuple[int, str, str]]  # azpublish's CLI in-process: (exit code, out, err)

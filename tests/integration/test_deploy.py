@@ -16,12 +16,18 @@ from typing import Any
 import pytest
 import requests
 
-from tests.integration.conftest import Run, RunningEmulator
+from tests.integration.conftest import EmulatorFactory, Run, RunningEmulator
 from tests.integration.pypi_index import PrivateIndex
 
 pytestmark = pytest.mark.integration
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "hello"
+
+
+@pytest.fixture(scope="module", params=["hostnames", "path"])
+def emulator(request: pytest.FixtureRequest, emulators: EmulatorFactory) -> RunningEmulator:
+    """Every publish here runs over App Service host names and over the path-prefix fallback."""
+    return emulators(request.param)
 
 
 @pytest.fixture
@@ -315,7 +321,7 @@ def test_resource_group_is_found_and_slots_are_published(
     report = json.loads(out)
     assert report["deployment"]["app"] == f"{app}/slots/staging"
     [function] = report["functions"]
-    assert "/slots/staging/" in function["invoke_url"]
+    assert function["invoke_url"].startswith(emulator.site_url(app, "staging") + "/")
     assert invoke(emulator, function["invoke_url"]).status_code == 200
     assert emulator.kudu("GET", app, "/api/deployments").json() == []  # production untouched
     assert len(emulator.kudu("GET", app, "/api/deployments", slot="staging").json()) == 1

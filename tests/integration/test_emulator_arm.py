@@ -41,9 +41,9 @@ def test_site_describes_a_linux_function_app(emulator: RunningEmulator,
     assert site.server_farm_id.endswith(f"/serverfarms/{app}-plan")
     port = emulator.arm_endpoint.rsplit(":", 1)[1]
     scm = next(s.name for s in site.host_name_ssl_states if s.host_type == "Repository")
-    assert scm == f"127.0.0.1:{port}/scm/{app}"
+    assert scm == f"{app}.scm.azurewebsites.localhost:{port}"
     assert scm in site.enabled_host_names
-    assert site.default_host_name == f"127.0.0.1:{port}/sites/{app}"
+    assert site.default_host_name == f"{app}.azurewebsites.localhost:{port}"
     assert client.web_apps.get_configuration(emulator.resource_group, app).linux_fx_version \
         == "Python|3.11"
 
@@ -90,9 +90,9 @@ def test_publishing_credentials_and_scm_policy(emulator: RunningEmulator,
                                                              app).result()
     assert user.publishing_user_name == f"${app}"
     assert len(user.publishing_password) >= 40
-    host = emulator.arm_endpoint.removeprefix("https://")
+    port = emulator.arm_endpoint.rsplit(":", 1)[1]
     assert user.scm_uri.startswith(f"https://${app}:")
-    assert user.scm_uri.endswith(f"@{host}/scm/{app}")
+    assert user.scm_uri.endswith(f"@{app}.scm.azurewebsites.localhost:{port}")
     assert client.web_apps.get_scm_allowed(emulator.resource_group, app).allow is True
     client.web_apps.update_scm_allowed(
         emulator.resource_group, app,
@@ -119,7 +119,7 @@ def test_slot_variants(emulator: RunningEmulator, client: WebSiteManagementClien
     slot = client.web_apps.get_slot(group, app, "staging")
     assert slot.name == f"{app}/staging"
     repository = next(s.name for s in slot.host_name_ssl_states if s.host_type == "Repository")
-    assert repository.endswith(f"/scm/{app}/slots/staging")
+    assert repository.startswith(f"{app}-staging.scm.azurewebsites.localhost:")
     assert client.web_apps.get_configuration_slot(group, app, "staging").linux_fx_version \
         == "Python|3.11"
     client.web_apps.update_application_settings_slot(
@@ -129,7 +129,7 @@ def test_slot_variants(emulator: RunningEmulator, client: WebSiteManagementClien
     assert "SLOT_ONLY" not in client.web_apps.list_application_settings(group, app).properties
     user = client.web_apps.begin_list_publishing_credentials_slot(group, app, "staging").result()
     assert user.publishing_user_name == f"${app}__staging"
-    assert user.scm_uri.endswith(f"/scm/{app}/slots/staging")
+    assert user.scm_uri.endswith(f"@{repository}")
     assert client.web_apps.get_scm_allowed_slot(group, app, "staging").allow is True
     assert list(client.web_apps.list_instance_functions_slot(group, app, "staging")) == []
     with pytest.raises(HttpResponseError) as raised:
@@ -237,3 +237,19 @@ def test_tags_api_merges_deletes_and_checks_arm_limits(emulator: RunningEmulator
     assert tags_call("PATCH", {"operation": "Upsert", "properties": {"tags": {}}}
                      ).status_code == 400
     assert tags_call("GET").json()["properties"]["tags"] == {"b": "3"}  # refusals change nothing
+
+
+def test_the_fallback_scheme_hands_out_path_prefixed_names(path_emulator: RunningEmulator
+                                                           ) -> None:
+    """Where *.localhost does not resolve, the names carry a path prefix instead."""
+    app = path_emulator.create_app()
+    path_emulator.create_slot(app, "staging")
+    authority = path_emulator.arm_endpoint.removeprefix("https://")
+    assert authority.startswith("127.0.0.1:")
+    for slot, tail in ((None, ""), ("staging", "/slots/staging")):
+        site = path_emulator.arm("GET", path_emulator.site_path(app, slot)).json()["properties"]
+        scm = next(s["name"] for s in site["hostNameSslStates"] if s["hostType"] == "Repository")
+        assert scm == f"{authority}/scm/{app}{tail}"
+        assert site["defaultHostName"] == f"{authority}/sites/{app}{tail}"
+        answer = path_emulator.request("GET", f"https://{scm}/api/deployments")
+        assert answer.status_code == 200 and answer.json() == []

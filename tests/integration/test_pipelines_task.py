@@ -77,13 +77,15 @@ def test_node_tests_against_the_emulator(emulator_env: RunningEmulator) -> None:
     node = require_node()
     cli = Path(sys.executable).with_name("azpublish")
     assert cli.is_file()
+    app = emulator_env.create_app(plan="premium")
     env = {
         **{k: v for k, v in os.environ.items()
            if k not in ("AZPUBLISH_ARM_ENDPOINT", "AZURE_SUBSCRIPTION_ID")},
         "AZPUBLISH_TASK_TEST_CLI": str(cli),
         "AZPUBLISH_TASK_TEST_ARM": emulator_env.arm_endpoint,
+        "AZPUBLISH_TASK_TEST_APP_URL": emulator_env.site_url(app),
         "AZPUBLISH_TASK_TEST_SUBSCRIPTION": emulator_env.subscription_id,
-        "AZPUBLISH_TASK_TEST_APP": emulator_env.create_app(plan="premium"),
+        "AZPUBLISH_TASK_TEST_APP": app,
         "AZPUBLISH_TASK_TEST_BROKEN_APP": emulator_env.create_app(),
     }
     result = subprocess.run([node, "--test", "--test-reporter=tap", "test/"], cwd=TASK,

@@ -173,6 +173,10 @@ def test_the_cli_publishes_to_the_recorded_flex_app(run: Run, replay: tuple[Repl
         ("GET", "/api/deployments"): (200, []),
         ("GET", "/api/deployments/34bf9c6a-75c1-47d0-9f1a-b2192def1314/log"): (200, []),
         ("POST", f"{site}/syncfunctiontriggers"): (200, ""),
+        # The Microsoft.Resources tags API's answer (azpublish remembers the package there).
+        ("PATCH", f"{site}/providers/microsoft.resources/tags/default"): (200, {
+            "id": f"{site}/providers/Microsoft.Resources/tags/default", "name": "default",
+            "type": "Microsoft.Resources/tags", "properties": {"tags": {}}}),
     })
     code, out, err = run("--project-dir", _app(tmp_path), "--app", app, "--resource-group", group,
                          "--subscription", subscription, "--arm-endpoint",

@@ -57,7 +57,7 @@ def test_endpoint_exports_are_shell_quoted() -> None:
     assert parsed["IDENTITY_HEADER"] == "h'x"
     assert set(parsed) == {"AZPUBLISH_ARM_ENDPOINT", "AZPUBLISH_CA_BUNDLE",
                            "REQUESTS_CA_BUNDLE", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
-                           "AZURE_SUBSCRIPTION_ID"}
+                           "AZURE_SUBSCRIPTION_ID", "AZPUBLISH_EMULATOR_URL_SCHEME"}
 
 
 def test_arm_paths_match_case_insensitively() -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ssl
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from azpublish.emulator.layout import StateLayout
 from azpublish.emulator.tls import ensure_certificates
@@ -39,10 +43,12 @@ def _handshake(ca: Path, cert: Path, key: Path, host: str) -> None:
 
 def test_server_certificate_is_trusted_for_loopback_names(tmp_path: Path) -> None:
     files = ensure_certificates(StateLayout(tmp_path))
-    for host in ("127.0.0.1", "localhost", "::1"):
+    for host in ("127.0.0.1", "localhost", "::1", "management.azurewebsites.localhost",
+                 "my-app.azurewebsites.localhost", "my-app-staging.scm.azurewebsites.localhost"):
         _handshake(files.ca_cert, files.server_cert, files.server_key, host)
-    with pytest.raises(ssl.SSLCertVerificationError):
-        _handshake(files.ca_cert, files.server_cert, files.server_key, "example.invalid")
+    for host in ("example.invalid", "a.b.azurewebsites.localhost", "azurewebsites.localhost"):
+        with pytest.raises(ssl.SSLCertVerificationError):
+            _handshake(files.ca_cert, files.server_cert, files.server_key, host)
     assert oct(files.server_key.stat().st_mode & 0o777) == "0o600"
     assert oct((tmp_path / "tls" / "ca.key").stat().st_mode & 0o777) == "0o600"
 
@@ -62,3 +68,25 @@ def test_certificates_are_kept_and_a_lost_server_cert_is_reissued(tmp_path: Path
     ca = x509.load_pem_x509_certificate(ca_before)
     assert cert.issuer == ca.subject
     _handshake(reissued.ca_cert, reissued.server_cert, reissued.server_key, "127.0.0.1")
+
+
+def test_a_server_cert_without_the_app_service_names_is_reissued(tmp_path: Path) -> None:
+    """A state directory from before the host names: its certificate is replaced on start."""
+    layout = StateLayout(tmp_path)
+    files = ensure_certificates(layout)
+    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    ca_key = serialization.load_pem_private_key((tmp_path / "tls" / "ca.key").read_bytes(), None)
+    key = ec.generate_private_key(ec.SECP256R1())
+    old = (x509.CertificateBuilder()
+           .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]))
+           .issuer_name(ca.subject).public_key(key.public_key())
+           .serial_number(x509.random_serial_number())
+           .not_valid_before(dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=1))
+           .not_valid_after(dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=300))
+           .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]),
+                          critical=False)
+           .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
+    files.server_cert.write_bytes(old.public_bytes(serialization.Encoding.PEM))
+    again = ensure_certificates(layout)
+    _handshake(again.ca_cert, again.server_cert, again.server_key,
+               "app.scm.azurewebsites.localhost")

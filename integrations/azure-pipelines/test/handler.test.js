@@ -237,7 +237,7 @@ test('publishes to the emulator and sets output variables', { skip: E2E }, async
   const outputs = outputsOf(result.stdout);
   assert.match(outputs.packageSha256, /^[0-9a-f]{64}$/);
   assert.ok(outputs.deploymentId);
-  assert.equal(outputs.appUrl, `${process.env.AZPUBLISH_TASK_TEST_ARM}/sites/${app}`);
+  assert.equal(outputs.appUrl, process.env.AZPUBLISH_TASK_TEST_APP_URL);
   const [fn] = JSON.parse(outputs.functions);
   assert.equal(fn.name, 'hello');
   assert.ok(result.stdout.includes('##vso[task.complete result=Succeeded;]published'));

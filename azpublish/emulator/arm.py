@@ -10,8 +10,16 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from azpublish.emulator import (
+    arm_deployments,
+    arm_publishing,
+    arm_sites,
+    arm_slots,
+    arm_stacks,
+    arm_tags,
+    arm_tenancy,
+)
 from azpublish.emulator import arm_shapes as shapes
-from azpublish.emulator import arm_sites, arm_tags, arm_tenancy
 from azpublish.emulator.arm_routing import ROUTES, ArmCall, Refused, groups, match
 from azpublish.emulator.auth import check_arm
 from azpublish.emulator.context import context_of
@@ -25,7 +33,8 @@ from azpublish.emulator.responses import (
 from azpublish.emulator.store import NotFound, StateConflict
 from azpublish.errors import UsageError
 
-HANDLER_MODULES = (arm_sites, arm_tags, arm_tenancy)  # imported for their routes
+HANDLER_MODULES = (arm_deployments, arm_publishing, arm_sites, arm_slots, arm_stacks, arm_tags,
+                   arm_tenancy)  # imported for their routes
 
 
 async def arm_endpoint(request: Request) -> Response:

@@ -34,7 +34,7 @@ def plan_id(ctx: EmulatorContext, app: App) -> str:
             f"{plan_name(app.name)}")
 
 
-def _envelope(ctx: EmulatorContext, app: App, resource_id: str, name: str, kind: str,
+def envelope(ctx: EmulatorContext, app: App, resource_id: str, name: str, kind: str,
               properties: dict[str, Any]) -> dict[str, Any]:
     return {"id": resource_id, "name": name, "type": kind, "location": app.location,
             "properties": properties}
@@ -140,7 +140,7 @@ def site_body(ctx: EmulatorContext, app: App, site: Site) -> dict[str, Any]:
     }
     if app.plan == "flex":
         properties["functionAppConfig"] = flex_config(ctx, app)
-    body = _envelope(ctx, app, site_id(ctx, app, site), site_name(app, site),
+    body = envelope(ctx, app, site_id(ctx, app, site), site_name(app, site),
                      "Microsoft.Web/sites/slots" if site.slot else "Microsoft.Web/sites",
                      properties)
     body["kind"] = "functionapp,linux"
@@ -152,19 +152,19 @@ def site_body(ctx: EmulatorContext, app: App, site: Site) -> dict[str, Any]:
 
 
 def config_body(ctx: EmulatorContext, app: App, site: Site) -> dict[str, Any]:
-    return _envelope(ctx, app, f"{site_id(ctx, app, site)}/config/web", site_name(app, site),
+    return envelope(ctx, app, f"{site_id(ctx, app, site)}/config/web", site_name(app, site),
                      "Microsoft.Web/sites/config", site_config_properties(ctx, app, site))
 
 
 def settings_body(ctx: EmulatorContext, app: App, site: Site) -> dict[str, Any]:
-    return _envelope(ctx, app, f"{site_id(ctx, app, site)}/config/appsettings", "appsettings",
+    return envelope(ctx, app, f"{site_id(ctx, app, site)}/config/appsettings", "appsettings",
                      "Microsoft.Web/sites/config", dict(site.settings))
 
 
 def credentials_body(ctx: EmulatorContext, app: App, site: Site) -> dict[str, Any]:
     scm_uri = ctx.urls.scm_url_with_credentials(app.name, site.slot, site.publishing_user,
                                                 site.publishing_password)
-    return _envelope(ctx, app, f"{site_id(ctx, app, site)}/config/publishingcredentials",
+    return envelope(ctx, app, f"{site_id(ctx, app, site)}/config/publishingcredentials",
                      site_name(app, site), "Microsoft.Web/sites/config", {
                          "name": None,
                          "publishingUserName": site.publishing_user,
@@ -179,14 +179,14 @@ def credentials_body(ctx: EmulatorContext, app: App, site: Site) -> dict[str, An
 
 def policy_body(ctx: EmulatorContext, app: App, site: Site, which: str) -> dict[str, Any]:
     allow = site.scm_allow if which == "scm" else site.ftp_allow
-    return _envelope(ctx, app, f"{site_id(ctx, app, site)}/basicPublishingCredentialsPolicies/"
+    return envelope(ctx, app, f"{site_id(ctx, app, site)}/basicPublishingCredentialsPolicies/"
                                f"{which}", which,
                      "Microsoft.Web/sites/basicPublishingCredentialsPolicies", {"allow": allow})
 
 
 def plan_body(ctx: EmulatorContext, app: App, sites_on_plan: int) -> dict[str, Any]:
     sku = SKUS[app.plan]
-    body = _envelope(ctx, app, plan_id(ctx, app), plan_name(app.name),
+    body = envelope(ctx, app, plan_id(ctx, app), plan_name(app.name),
                      "Microsoft.Web/serverfarms", {
                          "name": plan_name(app.name),
                          "workerSize": "Default",
@@ -226,7 +226,7 @@ def function_body(ctx: EmulatorContext, app: App, site: Site,
                                      function.route if function.route is not None
                                      else function.name)
     name = f"{site_name(app, site)}/{function.name}"
-    return _envelope(ctx, app, f"{site_id(ctx, app, site)}/functions/{function.name}", name,
+    return envelope(ctx, app, f"{site_id(ctx, app, site)}/functions/{function.name}", name,
                      "Microsoft.Web/sites/functions", {
                          "name": function.name,
                          "function_app_id": site_id(ctx, app, site),

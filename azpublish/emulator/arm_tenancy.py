@@ -1,6 +1,8 @@
-"""ARM above the sites: subscriptions, tenants, resource groups, site lists, plans."""
+"""ARM above the sites: subscriptions, tenants, resource groups, site and resource lists, plans."""
 
 from __future__ import annotations
+
+import re
 
 from starlette.responses import Response
 
@@ -78,3 +80,57 @@ async def _get_plan(call: ArmCall) -> Response:
     return arm_error(call.request, 404, "ResourceNotFound",
                      f"The Resource 'Microsoft.Web/serverFarms/{call.params['plan']}' under "
                      f"resource group '{call.params['rg']}' was not found. {ARM_NOT_FOUND_HINT}")
+
+
+def _resources(ctx: EmulatorContext, group: str) -> list[dict[str, object]]:
+    found: list[dict[str, object]] = []
+    for app in ctx.store.apps():
+        if group and app.resource_group.lower() != group:
+            continue
+        for key, site in sorted(app.sites.items()):
+            found.append({"id": shapes.site_id(ctx, app, site),
+                          "name": shapes.site_name(app, site),
+                          "type": "Microsoft.Web/sites/slots" if key else "Microsoft.Web/sites",
+                          "kind": "functionapp,linux", "location": app.location,
+                          "tags": dict(site.tags)})
+        found.append({"id": shapes.plan_id(ctx, app), "name": plan_name(app.name),
+                      "type": "Microsoft.Web/serverFarms", "kind": "functionapp",
+                      "location": app.location, "tags": {}})
+    return found
+
+
+_CLAUSE = re.compile(r"^\s*(resourceType|resourceGroup|name)\s+eq\s+'([^']*)'\s*$",
+                     re.IGNORECASE)
+
+
+def resource_filter(expression: str) -> list[tuple[str, str]] | None:
+    """``$filter`` clauses (``resourceType``, ``resourceGroup`` or ``name`` ``eq '...'``, joined
+    by ``and``);
+    None for what the emulator does not evaluate."""
+    clauses = []
+    for part in re.split(r"\s+and\s+", expression.strip(), flags=re.IGNORECASE):
+        match = _CLAUSE.match(part)
+        if match is None:
+            return None
+        clauses.append((match.group(1).lower(), match.group(2).lower()))
+    return clauses
+
+
+@route("GET", "subscriptions/{sub}/resources", "subscriptions/{sub}/resourcegroups/{rg}/resources")
+async def _list_resources(call: ArmCall) -> Response:
+    expression = next((v for k, v in call.request.query_params.items()
+                       if k.lower() == "$filter"), "")
+    clauses = resource_filter(expression) if expression else []
+    if clauses is None:
+        return arm_error(call.request, 400, "InvalidFilterInQueryString",
+                         f"The $filter '{expression}' is not supported by the emulator: use "
+                         "resourceType, resourceGroup or name eq '...', joined by and.")
+
+    def field_of(resource: dict[str, object], field: str) -> str:
+        if field == "resourcegroup":  # /subscriptions/S/resourceGroups/G/...
+            return str(resource["id"]).split("/")[4].lower()
+        return str(resource["type" if field == "resourcetype" else "name"]).lower()
+
+    value = [r for r in _resources(call.ctx, call.params.get("rg", "").lower())
+             if all(field_of(r, field) == wanted for field, wanted in clauses)]
+    return arm_json(call.request, {"value": value})

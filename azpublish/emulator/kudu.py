@@ -191,8 +191,9 @@ async def _receive(request: Request, ctx: EmulatorContext, app: App, site: Site,
                         slow_seconds=ctx.faults.take_slow_build(app.name))
     headers = {}
     is_async = truthy(query.get("isasync") if kind == "zipdeploy" else query.get("async"))
-    if legion and is_async:
-        # As recorded: the id as the body and in Location, and no SCM-DEPLOYMENT-ID.
+    if legion:
+        # As recorded: 202 even without async=true (Flex OneDeploy always runs in the
+        # background), the id as the body and in Location, and no SCM-DEPLOYMENT-ID.
         headers["Location"] = (f"{ctx.urls.scm_url(app.name, site.slot)}/api/deployments/"
                                f"{deployment_id}")
         return JSONResponse(deployment_id, status_code=202, headers=headers), job

@@ -126,6 +126,7 @@ class Site:
     functions: list[IndexedFunction] = field(default_factory=list)
     route_prefix: str = "api"
     tags: dict[str, str] = field(default_factory=dict)  # ARM resource tags of the site or slot
+    metadata: dict[str, str] = field(default_factory=dict)  # config/metadata (CURRENT_STACK...)
     deployments: list[Deployment] = field(default_factory=list)
     # (time, settings) versions, newest last: Kudu sees the newest one old enough.
     settings_history: list[tuple[float, dict[str, str]]] = field(default_factory=list)
@@ -165,6 +166,8 @@ class App:
     location: str
     created: str
     sites: dict[str, Site]  # "" is production; other keys are slot names
+    # config/slotConfigNames: what stays with a slot in a swap ("appSettingNames", ...).
+    slot_config_names: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def production(self) -> Site:

@@ -116,13 +116,14 @@ class AppStore:
                 function_keys=sealed.get("function_keys", {}),
                 functions=[function_from_dict(f) for f in raw.get("functions", [])],
                 route_prefix=raw.get("route_prefix", "api"), tags=raw.get("tags", {}),
+                metadata=raw.get("metadata", {}),
             )
             site.settings_history = [(0.0, dict(site.settings))]
             _protect(site)
             sites[key] = site
         return App(name=data["name"], resource_group=data["resource_group"], plan=data["plan"],
                    python=data["python"], location=data["location"], created=data["created"],
-                   sites=sites)
+                   sites=sites, slot_config_names=data.get("slot_config_names", {}))
 
     def _read_deployments(self, site: Site) -> None:
         folder = self.layout.deployments_dir(site.app, site.slot)
@@ -152,11 +153,12 @@ class AppStore:
                     "ftp_allow": site.ftp_allow, "restart_count": site.restart_count,
                     "functions": [function_to_dict(f) for f in site.functions],
                     "route_prefix": site.route_prefix, "tags": site.tags,
+                    "metadata": site.metadata,
                 }
             write_json_atomic(self.layout.app_dir(app.name) / "app.json", {
                 "name": app.name, "resource_group": app.resource_group, "plan": app.plan,
                 "python": app.python, "location": app.location, "created": app.created,
-                "sites": sites,
+                "sites": sites, "slot_config_names": app.slot_config_names,
             }, PRIVATE)
 
     def save_deployment(self, site: Site, deployment: Deployment) -> None:

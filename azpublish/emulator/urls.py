@@ -81,6 +81,13 @@ class EmulatorUrls:
         userinfo = f"{quote(user, safe='$')}:{quote(password, safe='')}"
         return f"https://{userinfo}@{self.scm_host(app, slot)}"
 
+    def ftp_host(self) -> str:
+        """Where publish profiles say FTP is (the emulator serves no FTP)."""
+        return f"ftp.{DNS_SUFFIX}" if self.scheme == "hostnames" else self.host
+
+    def ftp_url(self) -> str:
+        return f"ftps://{self.ftp_host()}/site/wwwroot"
+
     def invoke_url(self, app: str, slot: str | None, route_prefix: str, route: str) -> str:
         prefix = f"/{route_prefix.strip('/')}" if route_prefix.strip("/") else ""
         return f"{self.site_url(app, slot)}{prefix}/{route.lstrip('/')}"

@@ -114,6 +114,25 @@ else
   fi
 fi
 
+# -- 5. the Azure CLI, a real client the emulator must serve unchanged ----------------------------
+cli_pins=tests/clients/azure-cli.txt
+cli_venv=.cache/azure-cli
+cli_stamp=$cli_venv/.azpublish-pins.sha256
+pins_sum=$(sha256sum "$cli_pins" | cut -d' ' -f1)
+if [ -x "$cli_venv/bin/az" ] && [ -f "$cli_stamp" ] && [ "$(cat "$cli_stamp")" = "$pins_sum" ]; then
+  say "azure cli: present ($(grep -E '^azure-cli==' "$cli_pins"))"
+else
+  say "azure cli: installing $(grep -E '^azure-cli==' "$cli_pins") into $cli_venv (a few minutes, once)"
+  rm -rf "$cli_venv"
+  if python3 -m venv "$cli_venv" && "$cli_venv/bin/pip" install -q --disable-pip-version-check \
+       -r "$cli_pins" >"$cli_venv.log" 2>&1; then
+    echo "$pins_sum" >"$cli_stamp"
+  else
+    tail -5 "$cli_venv.log" >&2
+    miss "the Azure CLI in $cli_venv" "python3 -m venv $cli_venv && $cli_venv/bin/pip install -r $cli_pins"
+  fi
+fi
+
 # -- summary -----------------------------------------------------------------------------------
 if [ ${#missing[@]} -eq 0 ]; then
   say "ready in $((SECONDS - started))s"

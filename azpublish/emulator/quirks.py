@@ -18,8 +18,8 @@ QUIRKS: dict[str, str] = {
     "in_progress_200": "Linux Kudu answers 200 with status forced to 0, not 202, for a "
                        "deployment id still in progress",
     "flex_onedeploy": "Flex OneDeploy answers 202 (async=true or not) with the id as a JSON "
-                      "string and in Location, no SCM-DEPLOYMENT-ID; the record says LegionOneDeploy, with an empty "
-                      "message and no author",
+                      "string and in Location, no SCM-DEPLOYMENT-ID; the record says "
+                      "LegionOneDeploy, with an empty message and no author",
     "flex_not_found": "Flex answers 404 for a deployment for a while after the 202 and again "
                       "right after it completed (the worker is recycled)",
     "index_lag": "the function list stays empty for a while after a deployment succeeded",

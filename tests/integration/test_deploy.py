@@ -11,7 +11,6 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import requests
@@ -364,17 +363,17 @@ def test_unknown_app_is_a_clear_error(run: Run, hello: Path) -> None:
 
 
 def publish_profile_for(emulator: RunningEmulator, app: str, folder: Path) -> tuple[Path, str]:
-    creds = emulator.arm("POST", f"{emulator.site_path(app)}/config/publishingcredentials/list")
-    props: dict[str, Any] = creds.json()["properties"]
-    host = emulator.scm_url(app).removeprefix("https://")
-    site = emulator.site_url(app).removeprefix("https://")
+    """The app's publish profile as the portal downloads it (ARM's publishxml), and its
+    password. Kudu is then found from the ZipDeploy profile's publishUrl, on either scheme."""
+    answer = emulator.arm("POST", f"{emulator.site_path(app)}/publishxml",
+                          json={"format": "WebDeploy"})
+    assert answer.status_code == 200, answer.text
     profile = folder / f"{app}.PublishSettings"
-    profile.write_text(
-        f'<publishData><publishProfile profileName="{app} - Zip Deploy" publishMethod="ZipDeploy"'
-        f' publishUrl="{host}" userName="{props["publishingUserName"]}"'
-        f' userPWD="{props["publishingPassword"]}" destinationAppUrl="https://{site}" />'
-        "</publishData>")
-    return profile, str(props["publishingPassword"])
+    profile.write_bytes(answer.content)
+    creds = emulator.arm("POST", f"{emulator.site_path(app)}/config/publishingcredentials/list")
+    password = str(creds.json()["properties"]["publishingPassword"])
+    assert f'userPWD="{password}"' in answer.text
+    return profile, password
 
 
 def test_publish_profile_alone_deploys_through_kudu(

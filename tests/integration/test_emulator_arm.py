@@ -253,3 +253,52 @@ def test_the_fallback_scheme_hands_out_path_prefixed_names(path_emulator: Runnin
         assert site["defaultHostName"] == f"{authority}/sites/{app}{tail}"
         answer = path_emulator.request("GET", f"https://{scm}/api/deployments")
         assert answer.status_code == 200 and answer.json() == []
+
+
+def test_swap_refusals_leave_both_sites_as_they_were(emulator: RunningEmulator) -> None:
+    app = emulator.create_app()
+    emulator.create_slot(app, "staging")
+    emulator.set_settings(app, {"WHERE": "production"})
+    swap = f"{emulator.site_path(app, 'staging')}/slotsswap"
+    for body, said in (({}, "'targetSlot' is required"),
+                       ({"targetSlot": "nowhere"}, "Cannot find slot 'nowhere'"),
+                       ({"targetSlot": "staging"}, "cannot be the same")):
+        answer = emulator.arm("POST", swap, json=body)
+        assert answer.status_code == 400 and said in answer.json()["error"]["message"], body
+    settings = emulator.arm("POST", f"{emulator.site_path(app)}/config/appsettings/list").json()
+    assert settings["properties"]["WHERE"] == "production"
+
+
+def test_function_app_stacks_describe_python_for_flex_and_filter(
+        emulator: RunningEmulator) -> None:
+    stacks = "/providers/Microsoft.Web/locations/West Europe/functionAppStacks"
+    flex = emulator.arm("GET", stacks, api_version="2020-10-01", params={
+        "stack": "python", "sku": "FC1", "removeDeprecatedStacks": "true"}).json()["value"]
+    [python] = flex
+    minors = python["properties"]["majorVersions"][0]["minorVersions"]
+    versions = [m["value"] for m in minors]
+    assert "3.11" in versions and "3.9" not in versions
+    settings = next(m for m in minors if m["value"] == "3.11")["stackSettings"][
+        "linuxRuntimeSettings"]
+    assert settings["Sku"][0]["functionAppConfigProperties"]["runtime"] == {
+        "name": "python", "version": "3.11"}
+    assert emulator.arm("GET", stacks, params={"stack": "node"}).json()["value"] == []
+    everywhere = emulator.arm("GET", "/providers/Microsoft.Web/functionAppStacks",
+                              params={"stackOsType": "Linux"}).json()["value"]
+    assert everywhere[0]["type"] == "Microsoft.Web/functionAppStacks"
+
+
+def test_resource_lists_filter_by_type_group_and_name(emulator: RunningEmulator) -> None:
+    app = emulator.create_app(resource_group="rg-listed")
+    base = f"/subscriptions/{emulator.subscription_id}"
+    by_type = emulator.arm("GET", f"{base}/resources", api_version="2021-04-01", params={
+        "$filter": "resourceType eq 'Microsoft.Web/sites' and name eq '" + app + "'"}).json()
+    assert [r["name"] for r in by_type["value"]] == [app]
+    in_group = emulator.arm("GET", f"{base}/resourceGroups/rg-listed/resources",
+                            api_version="2021-04-01").json()
+    assert {r["type"] for r in in_group["value"]} == {"Microsoft.Web/sites",
+                                                      "Microsoft.Web/serverFarms"}
+    refused = emulator.arm("GET", f"{base}/resources", api_version="2021-04-01",
+                           params={"$filter": "tagName eq 'x'"})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "InvalidFilterInQueryString"

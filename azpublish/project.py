@@ -147,11 +147,13 @@ def v1_function(root: Path, config: Path) -> Function:
         raise ProjectError(f"scriptFile {script_name!r} does not exist", where=str(config),
                            fix=f"create {script.relative_to(root).as_posix()} or fix "
                            '"scriptFile"')
-    if entry_point not in top_level_functions(script):
-        raise ProjectError(f"entryPoint {entry_point!r} is not a function in {script_name}",
+    names, star = top_level_names(script)
+    if entry_point not in names and not star:
+        raise ProjectError(f"entryPoint {entry_point!r} is not defined in {script_name}",
                            where=str(config),
-                           fix=f"define `def {entry_point}(...)` in the script or fix "
-                           '"entryPoint"')
+                           fix=f"define `{entry_point}` in the script (a function, or e.g. "
+                           f"`{entry_point} = df.Orchestrator.create(...)`, or import it) "
+                           'or fix "entryPoint"')
     trigger = next((str(b.get("type")) for b in bindings
                     if str(b.get("type", "")).endswith("Trigger")), "")
     if not trigger:
@@ -171,9 +173,53 @@ def parse_python(path: Path) -> ast.Module:
         raise ProjectError(f"not a Python source file: {exc}", where=str(path)) from None
 
 
-def top_level_functions(path: Path) -> set[str]:
-    return {node.name for node in parse_python(path).body
-            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+def top_level_names(path: Path) -> tuple[set[str], bool]:
+    """The names a script binds at module level, and whether it star-imports more.
+
+    The worker takes the entry point as any attribute of the module, so ``main`` may be a
+    function, ``main = df.Orchestrator.create(...)``, or an import; whether it is callable is
+    the import check's question (it runs the module), not the parser's.
+    """
+    names: set[str] = set()
+    star = False
+
+    def visit(statements: list[ast.stmt]) -> None:
+        nonlocal star
+        for node in statements:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names.add(node.name)  # its body binds names of its own scope, not ours
+                continue
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    star = star or alias.name == "*"
+                    names.add(alias.asname or alias.name.split(".")[0])
+                continue
+            blocks = [getattr(node, f, []) for f in ("body", "orelse", "finalbody")]
+            blocks += [h.body for h in getattr(node, "handlers", [])]
+            blocks += [c.body for c in getattr(node, "cases", [])]
+            if any(blocks):  # if/try/with/for/while/match: their bodies run at module level
+                for block in blocks:
+                    visit(block)
+                names.update(t.id for t in _header_targets(node))
+            else:  # a simple statement: assignments, walrus targets
+                names.update(child.id for child in ast.walk(node)
+                             if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store))
+
+    visit(parse_python(path).body)
+    return names, star
+
+
+def _header_targets(node: ast.stmt) -> list[ast.Name]:
+    """Names a compound statement's own header binds (``for x in``, ``with ... as x``)."""
+    heads: list[ast.AST] = []
+    if isinstance(node, (ast.For, ast.AsyncFor)):
+        heads.append(node.target)
+    elif isinstance(node, (ast.With, ast.AsyncWith)):
+        heads += [item.optional_vars for item in node.items if item.optional_vars]
+    elif isinstance(node, ast.Try):
+        return [ast.Name(id=h.name, ctx=ast.Store()) for h in node.handlers if h.name]
+    return [n for head in heads for n in ast.walk(head)
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)]
 
 
 def v2_functions(script: Path) -> tuple[Function, ...]:

@@ -64,7 +64,35 @@ def test_bad_projects(name: str, where: str, message: str) -> None:
 def test_entry_point_must_exist(project_copy: Callable[[str], Path]) -> None:
     root = project_copy("v1-shared")
     (root / "HttpTrigger" / "__init__.py").write_text("def handler(req):\n    pass\n")
-    with pytest.raises(ProjectError, match="entryPoint 'main' is not a function"):
+    with pytest.raises(ProjectError, match="entryPoint 'main' is not defined") as info:
+        discover(root)
+    assert info.value.fix and "df.Orchestrator.create" in info.value.fix
+
+
+@pytest.mark.parametrize("script", [
+    # Durable Functions v1, as documented: the entry point is the object create() returns.
+    "import azure.durable_functions as df\n\ndef orchestrator_function(context):\n"
+    "    return []\n\nmain = df.Orchestrator.create(orchestrator_function)\n",
+    "import azure.durable_functions as df\n\nmain = df.Entity.create(lambda ctx: None)\n",
+    "from .impl import main\n",  # a re-export
+    "from .impl import handler as main\n",
+    "try:\n    from .fast import main\nexcept ImportError:\n    from .slow import main\n",
+    "if True:\n    main: object = print\n",
+    "from .everything import *\n",  # the import check decides
+])
+def test_entry_points_the_worker_accepts(project_copy: Callable[[str], Path], script: str
+                                         ) -> None:
+    root = project_copy("v1-shared")
+    (root / "HttpTrigger" / "__init__.py").write_text(script)
+    [function] = [f for f in discover(root).functions if f.name == "HttpTrigger"]
+    assert function.entry_point == "main"
+
+
+def test_names_inside_functions_do_not_count(project_copy: Callable[[str], Path]) -> None:
+    root = project_copy("v1-shared")
+    (root / "HttpTrigger" / "__init__.py").write_text(
+        "def setup():\n    main = 1\n    return main\n\nclass Holder:\n    main = 2\n")
+    with pytest.raises(ProjectError, match="entryPoint 'main' is not defined"):
         discover(root)
 
 

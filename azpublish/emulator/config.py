@@ -44,6 +44,11 @@ class EmulatorConfig:
     flex_recycled_not_found_seconds: float = 2.0
     # index_lag: the function list is empty for this long after the functions were indexed.
     index_lag_seconds: float = 3.0
+    # Kudu's log stream: a heartbeat line after this long without a new line (Kudu: 60 s), and
+    # the end of the stream after this long in all (Kudu ends it after SCM_LOGSTREAM_TIMEOUT
+    # seconds without a new line, 2 hours by default; that applies too).
+    logstream_heartbeat_seconds: float = 20.0
+    logstream_timeout_seconds: float = 60.0
 
     def updated(self, changes: Mapping[str, Any], *, where: str) -> EmulatorConfig:
         known = {f.name: f for f in fields(self)}

@@ -58,6 +58,8 @@ class EmulatorContext:
     log: Callable[[str], None]
     journal: RequestJournal = field(default_factory=RequestJournal)
     clock: Callable[[], float] = time.time
+    # Set when the emulator begins to stop: long-lived answers (the log stream) end then.
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def settings_delay(self, app: str) -> float:
         injected = self.faults.settings_delay(app)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from azpublish.emulator import apphost, funchost, oryx
+from azpublish.emulator import apphost, funchost, oryx, sitelogs
 from azpublish.emulator.context import EmulatorContext
 from azpublish.emulator.holds import Hold
 from azpublish.emulator.model import (
@@ -69,6 +69,10 @@ class DeploymentLog:
         self._deployment = deployment
         self._saved = 0.0
 
+    def trace(self, *lines: str) -> None:
+        """Also into the site's deployment log file, which Kudu's log stream follows."""
+        trace_deployment(self._ctx, self._site, self._deployment, lines)
+
     def save(self, *, force: bool = True) -> None:
         now = time.monotonic()
         if force or now - self._saved >= SAVE_EVERY:
@@ -81,6 +85,7 @@ class DeploymentLog:
         with self._ctx.store.lock:
             self._deployment.log.append(entry)
             self.save()
+        self.trace(message, *details)
         return entry
 
     def child_writer(self, parent: LogEntry) -> Callable[[str], None]:
@@ -88,6 +93,7 @@ class DeploymentLog:
             with self._ctx.store.lock:
                 parent.details.append(LogEntry(redact(line)))
                 self.save(force=False)
+            self.trace(line)
 
         return write
 
@@ -181,6 +187,7 @@ class DeploymentRunner:
             deployment.end_time = utc_now()
             deployment.ended_epoch = ctx.clock()
             log.save()
+        log.trace(SUCCESS_MESSAGE)
 
     def _build(self, job: DeploymentJob, log: DeploymentLog, staging: Path, version: str) -> None:
         python = apphost.find_python(version)
@@ -228,6 +235,10 @@ class DeploymentRunner:
             job.site.functions_listed_after = ctx.clock() + ctx.config.index_lag_seconds
         names = ", ".join(f.name for f in result.functions) or "none"
         log.add(f"Syncing {len(result.functions)} function triggers ({names}).")
+        errors = [f"[Error] {line}" for error in result.errors for line in error.splitlines()]
+        sitelogs.append(ctx.layout, job.app.name, job.site.slot, sitelogs.HOST_LOG, [
+            *errors, f"[Information] Host started for deployment {job.deployment.id[:10]}: "
+                     f"{len(result.functions)} functions loaded ({names})."])
 
     def _finish(self, job: DeploymentJob, log: DeploymentLog, failed: DeploymentFailed) -> None:
         deployment = job.deployment
@@ -242,6 +253,13 @@ class DeploymentRunner:
             deployment.end_time = utc_now()
             deployment.ended_epoch = self._ctx.clock()
             log.save()
+        log.trace(failed.reason, *failed.details)
+
+
+def trace_deployment(ctx: EmulatorContext, site: Site, deployment: Deployment,
+                     lines: Sequence[str]) -> None:
+    sitelogs.append(ctx.layout, site.app, site.slot, sitelogs.DEPLOYMENT_LOG,
+                    [f"[{deployment.id[:10]}] {line}" for line in lines])
 
 
 def reject(ctx: EmulatorContext, site: Site, deployment: Deployment, reason: str,
@@ -256,3 +274,4 @@ def reject(ctx: EmulatorContext, site: Site, deployment: Deployment, reason: str
     deployment.end_time = utc_now()
     deployment.ended_epoch = ctx.clock()
     ctx.store.add_deployment(site, deployment)
+    trace_deployment(ctx, site, deployment, [reason, *details])

@@ -1,7 +1,9 @@
-"""Kudu, the SCM site: deployments (zipdeploy, OneDeploy), their records and logs, settings.
+"""Kudu, the SCM site: deployments (zipdeploy, OneDeploy), their records and logs; settings
+(``kudu_settings``), files (``kudu_vfs``) and the log stream (``kudu_logstream``).
 
 Served under ``/scm/{app}/api/...`` (slots: ``/scm/{app}/slots/{slot}/api/...``). Paths and query
-keys are case-insensitive, as on Kudu. See ``deployments`` for what happens after an upload.
+keys are case-insensitive, as on Kudu (file paths excepted). See ``deployments`` for what happens
+after an upload.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from azpublish.emulator.auth import check_kudu
 from azpublish.emulator.context import EmulatorContext, context_of
 from azpublish.emulator.deployments import DeploymentJob, DeploymentRunner, reject
 from azpublish.emulator.holds import Hold
+from azpublish.emulator.kudu_logstream import logstream_endpoint
+from azpublish.emulator.kudu_settings import kudu_settings, settings_endpoint
+from azpublish.emulator.kudu_vfs import vfs_endpoint
 from azpublish.emulator.model import SUCCESS, App, Deployment, LogEntry, Site, new_id
 from azpublish.emulator.responses import lower_query, text, truthy
 from azpublish.emulator.store import NotFound
@@ -30,6 +35,8 @@ IN_PROGRESS = "There is a deployment currently in progress. Please try again whe
 REMOTE_PACKAGE = ("Run-From-Zip is set to a remote URL using WEBSITE_RUN_FROM_PACKAGE or "
                   "WEBSITE_USE_ZIP app setting. Deployment is not supported in this configuration.")
 NOT_A_ZIP = "The uploaded content is not a valid zip archive."
+# OneDeploy's artifact types; a Python function app takes only a zip.
+ARTIFACT_TYPES = ("war", "jar", "ear", "lib", "startup", "static", "script", "zip")
 
 
 def _runner(request: Request) -> DeploymentRunner:
@@ -49,16 +56,22 @@ async def kudu_endpoint(request: Request) -> Response:
     refusal = check_kudu(request, ctx, site)
     if refusal is not None:
         return refusal
-    parts = [p for p in request.path_params.get("rest", "").lower().split("/") if p]
+    rest = request.path_params.get("rest", "")
+    parts = [p for p in rest.lower().split("/") if p]
     method = request.method
     if method == "POST" and parts == ["zipdeploy"]:
         return await _deploy(request, ctx, app, site, "zipdeploy")
-    if method == "POST" and parts == ["publish"]:
+    if method in ("POST", "PUT") and parts == ["publish"]:
         return await _deploy(request, ctx, app, site, "publish")
     if method == "GET" and parts[:1] == ["deployments"]:
-        return _deployments(request, ctx, app, site, request.path_params["rest"].split("/")[1:])
-    if method == "GET" and parts == ["settings"]:
-        return JSONResponse(_kudu_settings(ctx, app, site))
+        return _deployments(request, ctx, app, site, rest.split("/")[1:])
+    if parts[:1] == ["settings"]:
+        return await settings_endpoint(request, ctx, app, site,
+                                       [p for p in rest.split("/")[1:] if p])
+    if parts[:1] == ["vfs"]:
+        return await vfs_endpoint(request, ctx, app, site, rest.lstrip("/")[len("vfs"):])
+    if parts[:1] == ["logstream"]:
+        return logstream_endpoint(request, ctx, app, site, rest.lstrip("/")[len("logstream"):])
     if method == "GET" and parts == ["isdeploying"]:
         return JSONResponse({"value": "True" if ctx.store.is_deploying(site) else "False"})
     return text(f"No route registered for '/api/{request.path_params.get('rest', '')}'", 404)
@@ -72,26 +85,6 @@ async def kudu_home(request: Request) -> Response:
         return text("The site does not exist on this emulator.", 404)
     refusal = check_kudu(request, ctx, site)
     return refusal or text(f"Kudu (azpublish emulator) for {site.label}\n")
-
-
-# -- settings -----------------------------------------------------------------------------------
-
-
-def _kudu_settings(ctx: EmulatorContext, app: App, site: Site) -> dict[str, str]:
-    settings = {
-        "deployment_branch": "master",
-        "SCM_TRACE_LEVEL": "1",
-        "SCM_COMMAND_IDLE_TIMEOUT": "60",
-        "SCM_LOGSTREAM_TIMEOUT": "7200",
-        "SCM_BUILD_ARGS": "",
-        "ScmType": "None",
-        "WEBSITE_SITE_NAME": app.name,
-    }
-    if app.plan == "consumption":
-        settings["SCM_RUN_FROM_PACKAGE"] = ""
-    with ctx.store.lock:
-        settings.update(site.kudu_settings(ctx.clock(), ctx.settings_delay(app.name)))
-    return settings
 
 
 # -- deploying ----------------------------------------------------------------------------------
@@ -118,7 +111,10 @@ async def _deploy(request: Request, ctx: EmulatorContext, app: App, site: Site,
     if kind == "zipdeploy" and app.plan == "flex":
         return text("Zip deploy is not available on Flex Consumption apps; deploy with "
                     "POST /api/publish (OneDeploy).", ctx.config.flex_zipdeploy_status)
-    settings = _kudu_settings(ctx, app, site)
+    refused = _artifact_refusal(app, kind, query.get("type"))
+    if refused is not None:
+        return refused
+    settings = kudu_settings(ctx, app, site)
     package_setting = settings.get("WEBSITE_RUN_FROM_PACKAGE", "").strip().lower()
     if package_setting.startswith(("http://", "https://")):
         return text(REMOTE_PACKAGE, 409)
@@ -148,6 +144,20 @@ async def _deploy(request: Request, ctx: EmulatorContext, app: App, site: Site,
         if not started:
             package.unlink(missing_ok=True)
             ctx.store.end_deployment(site, deployment_id)
+
+
+def _artifact_refusal(app: App, kind: str, artifact: str | None) -> Response | None:
+    """Linux Kudu's OneDeploy needs ?type= (400 without it); Flex's takes a zip without one."""
+    if kind != "publish" or (app.plan == "flex" and not artifact):
+        return None
+    wanted = (artifact or "").lower()
+    if wanted not in ARTIFACT_TYPES:
+        return text(f"OneDeploy does not know the artifact type '{artifact or ''}': pass "
+                    f"?type= one of {', '.join(ARTIFACT_TYPES)}.", 400)
+    if wanted != "zip":
+        return text(f"type={wanted} does not suit a Python function app (the emulator deploys "
+                    "type=zip).", 400)
+    return None
 
 
 async def _receive(request: Request, ctx: EmulatorContext, app: App, site: Site, kind: str,

@@ -83,6 +83,10 @@ class StateLayout:
     def deployments_dir(self, app: str, slot: str | None) -> Path:
         return self.site_dir(app, slot) / "deployments"
 
+    def log_files(self, app: str, slot: str | None) -> Path:
+        """The site's /home/LogFiles: what Kudu's log stream tails and its VFS serves."""
+        return self.site_dir(app, slot) / "LogFiles"
+
     def ensure(self) -> None:
         """Create the folders; refuse a path that exists and is not a folder."""
         if self.root.exists() and not self.root.is_dir():

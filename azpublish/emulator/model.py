@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -92,6 +93,16 @@ class Deployment:
         return made
 
 
+def overlay(base: Mapping[str, str], top: Mapping[str, str]) -> dict[str, str]:
+    """``top`` over ``base`` with names matched case-insensitively, as Kudu merges settings
+    (the name keeps the casing it had first)."""
+    merged = dict(base)
+    names = {name.upper(): name for name in merged}
+    for name, value in top.items():
+        merged[names.setdefault(name.upper(), name)] = value
+    return merged
+
+
 def function_to_dict(function: IndexedFunction) -> dict[str, Any]:
     data = asdict(function)
     data["methods"] = list(function.methods)
@@ -131,6 +142,9 @@ class Site:
     # (time, settings) versions, newest last: Kudu sees the newest one old enough.
     settings_history: list[tuple[float, dict[str, str]]] = field(default_factory=list)
     deploying: str | None = None  # the id of the deployment that holds the site
+    # Kudu's own settings (POST /api/settings; settings.xml on App Service): Kudu and its
+    # builds see them over the app settings; ARM never does.
+    deployment_settings: dict[str, str] = field(default_factory=dict)
     # index_lag: ARM lists no function before this (epoch seconds); not kept across restarts.
     functions_listed_after: float = 0.0
 
@@ -154,7 +168,7 @@ class Site:
         for changed_at, version in self.settings_history:
             if changed_at <= now - delay:
                 visible = version
-        return dict(visible)
+        return overlay(visible, self.deployment_settings)
 
 
 @dataclass

@@ -173,7 +173,8 @@ def _serve_locked(options: ServeOptions, layout: StateLayout,
                  f"{info.identity_endpoint}); {urls.scheme_note}; state in {layout.root}")
         sys.stdout.flush()
 
-    return asyncio.run(_run([(https, https_socks), (msi, [msi_sock])], ready))
+    return asyncio.run(_run([(https, https_socks), (msi, [msi_sock])], ready,
+                            ctx.stopping.set))
 
 
 def _on_signals(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> Callable[[], None]:
@@ -217,7 +218,7 @@ async def _abort_idle_connections(servers: list[_QuietServer]) -> None:
 
 
 async def _run(servers: list[tuple[_QuietServer, list[socket.socket]]],
-               ready: Callable[[], None]) -> int:
+               ready: Callable[[], None], stopping: Callable[[], None]) -> int:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     restore = _on_signals(loop, stop)
@@ -233,6 +234,7 @@ async def _run(servers: list[tuple[_QuietServer, list[socket.socket]]],
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
+    stopping()
     for server, _ in servers:
         server.should_exit = True
     helpers = {asyncio.create_task(_abort_idle_connections([s for s, _ in servers]))}

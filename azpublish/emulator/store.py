@@ -63,6 +63,7 @@ def _protect(site: Site) -> None:
         for key in keys.values():
             register_secret(key)
     protect_settings(site.settings)
+    protect_settings(site.deployment_settings)
 
 
 def protect_settings(settings: Mapping[str, str]) -> None:
@@ -114,6 +115,7 @@ class AppStore:
                 site_config=raw.get("site_config", {}), scm_allow=raw.get("scm_allow", True),
                 ftp_allow=raw.get("ftp_allow", True), restart_count=raw.get("restart_count", 0),
                 function_keys=sealed.get("function_keys", {}),
+                deployment_settings=sealed.get("deployment_settings", {}),
                 functions=[function_from_dict(f) for f in raw.get("functions", [])],
                 route_prefix=raw.get("route_prefix", "api"), tags=raw.get("tags", {}),
                 metadata=raw.get("metadata", {}),
@@ -146,6 +148,7 @@ class AppStore:
                 sealed = self._sealer.seal({
                     "settings": site.settings, "publishing_password": site.publishing_password,
                     "host_keys": site.host_keys, "function_keys": site.function_keys,
+                    "deployment_settings": site.deployment_settings,
                 })
                 sites[key] = {
                     "slot": site.slot, "sealed": sealed, "linux_fx_version": site.linux_fx_version,
@@ -278,6 +281,20 @@ class AppStore:
             site.settings_history.append((self._clock(), dict(new)))
             del site.settings_history[:-HISTORY_LIMIT]
             return True
+
+    def change_deployment_settings(self, app: App, site: Site, values: Mapping[str, str],
+                                   deleted: tuple[str, ...] = ()) -> None:
+        """Kudu's own settings: set ``values``, drop ``deleted`` (names match in any case).
+
+        StateConflict while a deployment holds the site: Kudu takes the deployment lock.
+        """
+        protect_settings(values)
+        with self.changing(app):
+            if site.deploying is not None:
+                raise StateConflict(f"a deployment to {site.label} is in progress")
+            gone = {name.upper() for name in (*values, *deleted)}
+            kept = {k: v for k, v in site.deployment_settings.items() if k.upper() not in gone}
+            site.deployment_settings = {**kept, **values}
 
     def set_functions(self, app: App, site: Site, functions: list[IndexedFunction],
                       route_prefix: str) -> None:

@@ -117,7 +117,7 @@ def deploy(target: DeployTarget, mode: BuildMode, package: PackageReport, settin
     from azpublish.deploy.plan import package_stamp
 
     steps = deploy_plan(target, mode, package.sha256, settings, expected_functions)
-    stamp = package_stamp(package.sha256, mode, target.python_version)
+    stamp = package_stamp(package.sha256, mode, target.python_version, target.site.plan)
     message = f"azpublish {__version__} {stamp} id={uuid.uuid4()}"
     executor = Executor(target, report, package.path, message, force=settings.force)
     try:

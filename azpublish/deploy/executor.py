@@ -38,15 +38,15 @@ SETTINGS_POLL_INTERVAL = 5.0
 SETTINGS_WAIT = 300.0
 INDEX_POLL_INTERVAL = 3.0  # seconds between function lists while the host indexes
 INDEX_NOTICE = 15.0  # seconds between "waiting for the host" lines
-_STAMP = re.compile(r"\b(sha256|build|python)=(\S+)")
+_STAMP = re.compile(r"\b(sha256|build|python|plan)=(\S+)")
 _TAGGED_DEPLOYMENT = re.compile(r"\bdeployment=(\S+)")
 
 
 def _stamped(message: str, stamp: str) -> bool:
-    """Whether a deployment message carries the same package, build mode and Python.
+    """Whether a deployment message carries the same package, build mode, Python and plan.
 
-    (A message without a build or Python, from an older azpublish, never matches: uploading
-    again is the safe answer.)
+    (A message without one of them, from an older azpublish, never matches: uploading again is
+    the safe answer.)
     """
     return dict(_STAMP.findall(message)) == dict(_STAMP.findall(stamp))
 
@@ -139,8 +139,8 @@ class Executor:
                              "anyway (--force)")
             return
         self.report.info(f"the package is unchanged since deployment {last['id']} (same "
-                         f"sha256, --build {step.build}, Python {step.python}): skipping the "
-                         "upload; pass --force to deploy anyway")
+                         f"sha256, --build {step.build}, Python {step.python}, plan "
+                         f"{step.plan}): skipping the upload; pass --force to deploy anyway")
         self.result.skipped = True
         self.result.status = "unchanged"
         self.result.deployment_id = str(last["id"])

@@ -27,14 +27,15 @@ PACKAGE_TAG = "azpublish-package"  # the ARM tag that remembers the deployed pac
 
 @dataclass(frozen=True)
 class PackageFacts:
-    """What makes two packages "the same": content, build mode and target Python."""
+    """What makes two packages "the same": content, build mode, target Python and plan."""
 
     sha256: str
     build: str = ""
     python: str = ""
+    plan: str = ""
 
     def stamp(self) -> str:
-        return package_stamp(self.sha256, self.build, self.python)
+        return package_stamp(self.sha256, self.build, self.python, self.plan)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ class CheckUnchanged(PackageFacts):
     def describe(self) -> str:
         which = f"sha256 {self.sha256[:12]}..." if self.sha256 else "this package's sha256"
         return (f"skip the upload if the last successful deployment has {which}, build "
-                f"{self.build or '?'} and Python {self.python or '?'} (unless --force)")
+                f"{self.build or '?'}, Python {self.python or '?'} and plan {self.plan or '?'} "
+                "(unless --force)")
 
 
 @dataclass(frozen=True)
@@ -53,14 +55,14 @@ class RememberPackage(PackageFacts):
     is how the next publish recognises an unchanged package there."""
 
     def describe(self) -> str:
-        return (f"tag the app with {PACKAGE_TAG} (this package's sha256, build and Python, and "
-                "the deployment id)")
+        return (f"tag the app with {PACKAGE_TAG} (this package's sha256, build, Python and "
+                "plan, and the deployment id)")
 
 
-def package_stamp(sha256: str, build: str, python: str) -> str:
+def package_stamp(sha256: str, build: str, python: str, plan: str) -> str:
     """What the deployment message carries, so a later publish can tell the same package built
-    the same way for the same Python."""
-    return f"sha256={sha256} build={build} python={python}"
+    the same way for the same Python and plan."""
+    return f"sha256={sha256} build={build} python={python} plan={plan}"
 
 
 @dataclass(frozen=True)
@@ -186,13 +188,14 @@ def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptio
         upload = Upload("zipdeploy", remote_build=False)
 
     if not arm_access:
-        return kudu_only_plan(wanted, remove, upload, options)
-    steps: list[Step] = [CheckUnchanged(options.sha256, options.mode, options.python)]
+        return kudu_only_plan(wanted, remove, upload, options, plan)
+    steps: list[Step] = [CheckUnchanged(options.sha256, options.mode, options.python, plan)]
     if wanted or remove:
         steps.append(UpdateAppSettings(wanted, tuple(remove)))
         steps.append(WaitForKuduSettings({**wanted, **dict.fromkeys(remove)}))
     steps += [upload, TrackDeployment(options.timeout),
-              RememberPackage(options.sha256, options.mode, options.python), SyncTriggers(),
+              RememberPackage(options.sha256, options.mode, options.python, plan),
+              SyncTriggers(),
               ListFunctions(options.index_timeout, options.expected_functions)]
     if options.verify_url:
         steps.append(VerifyUrl(options.verify_url))
@@ -220,7 +223,7 @@ def remote_build_settings(current: Mapping[str, str]) -> dict[str, str]:
 
 
 def kudu_only_plan(wanted: Mapping[str, str], remove: list[str], upload: Upload,
-                   options: DeployOptions) -> tuple[Step, ...]:
+                   options: DeployOptions, plan: PlanKind) -> tuple[Step, ...]:
     """Without Resource Manager: no settings changes, trigger sync or function list.
 
     Kudu syncs triggers itself after a successful ZIP deploy, so only the listing is lost.
@@ -234,7 +237,8 @@ def kudu_only_plan(wanted: Mapping[str, str], remove: list[str], upload: Upload,
             + ", ".join(changes),
             fix="make them in the portal (or az functionapp config appsettings set), or give "
             "azpublish Resource Manager access with --subscription and a credential")
-    steps: list[Step] = [CheckUnchanged(options.sha256, options.mode, options.python), upload,
+    steps: list[Step] = [CheckUnchanged(options.sha256, options.mode, options.python, plan),
+                         upload,
                          TrackDeployment(options.timeout)]
     if options.verify_url:
         steps.append(VerifyUrl(options.verify_url))

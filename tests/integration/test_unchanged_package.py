@@ -108,3 +108,26 @@ def test_other_tags_are_kept(run: Run, emulator: RunningEmulator, project: Path)
     publish(run, project, app)
     kept = tags(emulator, app)
     assert kept["azd-env-name"] == "dev" and PACKAGE_TAG in kept
+
+
+def test_the_same_package_for_another_plan_is_not_unchanged(
+        run: Run, emulator: RunningEmulator, project: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stamp names the plan: a publish profile alone cannot tell a Premium app from a
+    Dedicated one (azpublish takes it for Dedicated), so the ARM publish after it uploads."""
+    app = emulator.create_app(plan="premium")
+    emulator.set_settings(app, {"WEBSITE_RUN_FROM_PACKAGE": "1"})
+    profile = tmp_path / "app.PublishSettings"
+    profile.write_bytes(emulator.arm("POST", f"{emulator.site_path(app)}/publishxml",
+                                     json={}).content)
+    with monkeypatch.context() as patch:
+        patch.delenv("AZURE_SUBSCRIPTION_ID")
+        code, _, err = run("--project-dir", project, "--build", "custom", "--publish-profile",
+                           profile, "--python-version", "3.11")
+        assert code == 0, err
+    [first] = emulator.kudu("GET", app, "/api/deployments").json()
+    assert "plan=dedicated" in first["message"]
+    second = publish(run, project, app)
+    deployment = second["deployment"]
+    assert isinstance(deployment, dict) and deployment["skipped"] is False
+    assert "plan=premium" in tags(emulator, app)[PACKAGE_TAG]

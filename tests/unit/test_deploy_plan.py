@@ -46,7 +46,8 @@ def test_remote_build_sets_build_settings_then_zipdeploys(plan: str) -> None:
     assert isinstance(wait, WaitForKuduSettings)
     assert wait.expected["WEBSITE_RUN_FROM_PACKAGE"] is None
     assert steps[3] == Upload("zipdeploy", remote_build=True)
-    assert steps[0] == CheckUnchanged(SHA, "remote", "", plan) and steps[4] == TrackDeployment(600.0)
+    assert steps[0] == CheckUnchanged(SHA, "remote", "", plan)
+    assert steps[4] == TrackDeployment(600.0)
 
 
 def test_users_own_values_are_kept() -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 from azpublish.emulator.model import App, Site
 from azpublish.emulator.store import AppStore, StateConflict
 
-# What travels with the content. (Host and function keys are kept per slot name.)
+# What travels with the content, Kudu's own settings included (they live in the site's
+# storage). Host and function keys are kept per slot name.
 SWAPPED_FIELDS = ("functions", "route_prefix", "deployments", "linux_fx_version", "site_config",
-                  "functions_listed_after")
+                  "functions_listed_after", "deployment_settings")
 
 
 def sticky_settings(app: App) -> frozenset[str]:

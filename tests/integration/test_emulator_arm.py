@@ -12,7 +12,7 @@ from azure.identity import ManagedIdentityCredential
 from azure.mgmt.web import WebSiteManagementClient
 from azure.mgmt.web.models import CsmPublishingCredentialsPoliciesEntity, Site, StringDictionary
 
-from tests.integration.conftest import RunningEmulator
+from tests.integration.conftest import HELLO, RunningEmulator
 
 pytestmark = pytest.mark.integration
 
@@ -302,3 +302,23 @@ def test_resource_lists_filter_by_type_group_and_name(emulator: RunningEmulator)
                            params={"$filter": "tagName eq 'x'"})
     assert refused.status_code == 400
     assert refused.json()["error"]["code"] == "InvalidFilterInQueryString"
+
+
+def test_a_swap_moves_content_and_kudu_settings_but_not_keys(emulator: RunningEmulator) -> None:
+    app = emulator.create_app()
+    emulator.create_slot(app, "staging")
+    record = emulator.deploy_and_wait(app, emulator.v2_app(HELLO), slot="staging")
+    assert record["status"] == 4
+    assert emulator.kudu("POST", app, "/api/settings", slot="staging",
+                         json={"SCM_COMMAND_IDLE_TIMEOUT": "90"}).status_code == 204
+    keys_before = emulator.arm("POST", f"{emulator.site_path(app)}/host/default/listkeys").json()
+    answer = emulator.arm("POST", f"{emulator.site_path(app)}/slotsswap",
+                          json={"targetSlot": "staging", "preserveVnet": True})
+    assert answer.status_code == 200, answer.text
+    [moved] = emulator.kudu("GET", app, "/api/deployments").json()
+    assert moved["id"] == record["id"]
+    assert emulator.kudu("GET", app, "/api/deployments", slot="staging").json() == []
+    assert emulator.kudu("GET", app, "/api/settings/SCM_COMMAND_IDLE_TIMEOUT").text == "90"
+    assert [f["name"] for f in emulator.functions(app)] == [f"{app}/hello"]
+    keys_after = emulator.arm("POST", f"{emulator.site_path(app)}/host/default/listkeys").json()
+    assert keys_after["masterKey"] == keys_before["masterKey"]

@@ -320,6 +320,15 @@ def start_emulator(state_dir: Path, *extra: str) -> RunningEmulator:
     return RunningEmulator(state_dir, process, info, admin_key)
 
 
+def hello_project(root: Path) -> Path:
+    """A model-v2 project folder with the ``HELLO`` app and no dependency but azure-functions."""
+    root.mkdir(parents=True)
+    (root / "host.json").write_text(HOST_JSON)
+    (root / "function_app.py").write_text(HELLO)
+    (root / "requirements.txt").write_text("azure-functions\n")
+    return root
+
+
 EmulatorFactory = Callable[[str], RunningEmulator]
 
 

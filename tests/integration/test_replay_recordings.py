@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.conftest import Run
-from tests.integration.conftest import HELLO, HOST_JSON
+from tests.integration.conftest import hello_project
 from tests.integration.pypi_index import make_certificates
 
 pytestmark = pytest.mark.integration
@@ -134,12 +134,7 @@ def replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Re
 
 
 def _app(tmp_path: Path) -> Path:
-    root = tmp_path / "app"
-    root.mkdir()
-    (root / "host.json").write_text(HOST_JSON)
-    (root / "function_app.py").write_text(HELLO)
-    (root / "requirements.txt").write_text("azure-functions\n")
-    return root
+    return hello_project(tmp_path / "app")
 
 
 def _site(subscription: str, group: str, app: str) -> str:

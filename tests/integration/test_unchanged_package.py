@@ -9,19 +9,14 @@ from pathlib import Path
 import pytest
 
 from azpublish.deploy.plan import PACKAGE_TAG
-from tests.integration.conftest import HELLO, HOST_JSON, Run, RunningEmulator
+from tests.integration.conftest import HELLO, Run, RunningEmulator, hello_project
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "app"
-    root.mkdir()
-    (root / "host.json").write_text(HOST_JSON)
-    (root / "function_app.py").write_text(HELLO)
-    (root / "requirements.txt").write_text("azure-functions\n")
-    return root
+    return hello_project(tmp_path / "app")
 
 
 def tags(emulator: RunningEmulator, app: str) -> dict[str, str]:

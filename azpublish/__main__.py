@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 
@@ -33,10 +34,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted; nothing further was uploaded", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return closed_pipe()
     except Exception as exc:  # a bug: say so, without leaking secrets through the traceback text
         print(f"internal error: {redact(repr(exc))}\n  hint: please report this as a bug in "
               "azpublish, with the command you ran", file=sys.stderr)
         return int(ExitCode.INTERNAL)
+
+
+def closed_pipe() -> int:
+    """The reader of our output went away (``azpublish ... | head -1``): end quietly with the
+    shell's status for SIGPIPE, and keep Python's exit-time flush from failing again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return BROKEN_PIPE
+
+
+BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed
 
 
 if __name__ == "__main__":

@@ -244,3 +244,18 @@ def test_custom_build_packages_foreign_helpers_with_a_warning(
     assert f"lib/site-packages/{attach}/attach_linux_x86.so: 32-bit ELF for i386" in warning
     assert "never loaded by the Functions runtime unless your code loads them" in warning
     assert "warning: 3 files in .python_packages/" in err
+
+
+def test_a_closed_pipe_ends_quietly_with_the_shells_status() -> None:
+    """``azpublish --list-included-files | head -0``: the reader is gone before the listing."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run([sys.executable, "-m", "azpublish", "--project-dir",
+                               str(PROJECTS / "v2-http"), "--list-included-files"],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+                              check=False)
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141, done.stderr
+    assert "internal error" not in done.stderr and "Traceback" not in done.stderr

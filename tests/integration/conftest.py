@@ -363,7 +363,13 @@ def require_loopback_names() -> None:
 
 @pytest.fixture(scope="session")
 def emulator(emulators: EmulatorFactory) -> RunningEmulator:
-    """The emulator as a client meets App Service: host names (``<app>.scm...``)."""
+    """The emulator as a client meets App Service: host names (``<app>.scm...``), or the
+    scheme ``AZPUBLISH_TEST_URL_SCHEME`` names (``path``: the whole suite over the fallback)."""
+    return emulators(os.environ.get("AZPUBLISH_TEST_URL_SCHEME", "hostnames"))
+
+
+@pytest.fixture(scope="session")
+def hostnames_emulator(emulators: EmulatorFactory) -> RunningEmulator:
     return emulators("hostnames")
 
 

@@ -41,9 +41,9 @@ def test_site_describes_a_linux_function_app(emulator: RunningEmulator,
     assert site.server_farm_id.endswith(f"/serverfarms/{app}-plan")
     port = emulator.arm_endpoint.rsplit(":", 1)[1]
     scm = next(s.name for s in site.host_name_ssl_states if s.host_type == "Repository")
-    assert scm == f"{app}.scm.azurewebsites.localhost:{port}"
+    assert scm == emulator.urls.scm_host(app, None) and port in scm
     assert scm in site.enabled_host_names
-    assert site.default_host_name == f"{app}.azurewebsites.localhost:{port}"
+    assert site.default_host_name == emulator.urls.site_host(app, None)
     assert client.web_apps.get_configuration(emulator.resource_group, app).linux_fx_version \
         == "Python|3.11"
 
@@ -92,7 +92,7 @@ def test_publishing_credentials_and_scm_policy(emulator: RunningEmulator,
     assert len(user.publishing_password) >= 40
     port = emulator.arm_endpoint.rsplit(":", 1)[1]
     assert user.scm_uri.startswith(f"https://${app}:")
-    assert user.scm_uri.endswith(f"@{app}.scm.azurewebsites.localhost:{port}")
+    assert user.scm_uri.endswith(f"@{emulator.urls.scm_host(app, None)}") and port in user.scm_uri
     assert client.web_apps.get_scm_allowed(emulator.resource_group, app).allow is True
     client.web_apps.update_scm_allowed(
         emulator.resource_group, app,
@@ -119,7 +119,7 @@ def test_slot_variants(emulator: RunningEmulator, client: WebSiteManagementClien
     slot = client.web_apps.get_slot(group, app, "staging")
     assert slot.name == f"{app}/staging"
     repository = next(s.name for s in slot.host_name_ssl_states if s.host_type == "Repository")
-    assert repository.startswith(f"{app}-staging.scm.azurewebsites.localhost:")
+    assert repository == emulator.urls.scm_host(app, "staging")
     assert client.web_apps.get_configuration_slot(group, app, "staging").linux_fx_version \
         == "Python|3.11"
     client.web_apps.update_application_settings_slot(
@@ -237,6 +237,24 @@ def test_tags_api_merges_deletes_and_checks_arm_limits(emulator: RunningEmulator
     assert tags_call("PATCH", {"operation": "Upsert", "properties": {"tags": {}}}
                      ).status_code == 400
     assert tags_call("GET").json()["properties"]["tags"] == {"b": "3"}  # refusals change nothing
+
+
+def test_host_names_are_shaped_like_app_services(hostnames_emulator: RunningEmulator) -> None:
+    emulator = hostnames_emulator
+    app = emulator.create_app()
+    emulator.create_slot(app, "staging")
+    port = emulator.arm_endpoint.rsplit(":", 1)[1]
+    assert emulator.arm_endpoint == f"https://management.azurewebsites.localhost:{port}"
+    for slot, label in ((None, app), ("staging", f"{app}-staging")):
+        site = emulator.arm("GET", emulator.site_path(app, slot)).json()["properties"]
+        scm = next(s["name"] for s in site["hostNameSslStates"] if s["hostType"] == "Repository")
+        assert scm == f"{label}.scm.azurewebsites.localhost:{port}"
+        assert site["defaultHostName"] == f"{label}.azurewebsites.localhost:{port}"
+        answer = emulator.request("GET", f"https://{scm}/api/deployments")
+        assert answer.status_code == 200 and answer.json() == []
+        credentials = emulator.arm(
+            "POST", f"{emulator.site_path(app, slot)}/config/publishingcredentials/list").json()
+        assert credentials["properties"]["scmUri"].endswith(f"@{scm}")
 
 
 def test_the_fallback_scheme_hands_out_path_prefixed_names(path_emulator: RunningEmulator

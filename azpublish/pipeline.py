@@ -59,10 +59,12 @@ def publish(settings: Settings, report: Reporter) -> int:
 
     deploy_target = None
     if not settings.no_deploy:
+        from azpublish.deploy.plan import check_supported
         from azpublish.deploy.target import resolve_target
 
         with stage("resolve", report):  # reads only: a dry run may do it too
             deploy_target = resolve_target(settings, report)
+            check_supported(deploy_target.site.plan, builder.mode)
     python = (deploy_target.python_version if deploy_target
               else settings.python_version or DEFAULT_PYTHON)
     target = Target(python)

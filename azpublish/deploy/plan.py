@@ -176,13 +176,8 @@ def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptio
         if RUN_FROM_PACKAGE in current:
             remove.append(RUN_FROM_PACKAGE)
         upload = Upload("zipdeploy", remote_build=True)
-    elif plan == "consumption":
-        raise UsageError(
-            f"--build {options.mode} on a Linux Consumption app needs the blob-storage upload "
-            "path, which this version of azpublish does not have",
-            fix="use --build remote for this app, or move it to a Flex Consumption or "
-            "Premium plan")
     else:
+        check_supported(plan, options.mode)
         if current.get(RUN_FROM_PACKAGE) != "1":
             wanted[RUN_FROM_PACKAGE] = "1"
         upload = Upload("zipdeploy", remote_build=False)
@@ -202,6 +197,16 @@ def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptio
     if options.restore_settings and (wanted or remove):
         steps.append(RestoreAppSettings(dict(current)))
     return tuple(steps)
+
+
+def check_supported(plan: PlanKind, mode: BuildMode) -> None:
+    """Refuse, before anything is built, a publish this version cannot deploy."""
+    if plan == "consumption" and mode != "remote":
+        raise UsageError(
+            f"--build {mode} on a Linux Consumption app needs the blob-storage upload "
+            "path, which this version of azpublish does not have",
+            fix="use --build remote for this app, or move it to a Flex Consumption or "
+            "Premium plan")
 
 
 def remote_build_settings(current: Mapping[str, str]) -> dict[str, str]:

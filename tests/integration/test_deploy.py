@@ -398,3 +398,16 @@ def test_publish_profile_alone_deploys_through_kudu(
     assert "through Kudu only" in err
     assert json.loads(out)["deployment"]["status"] == "success"
     assert password not in out + err
+
+
+@pytest.mark.parametrize("build", ["local", "custom"])
+def test_consumption_without_remote_build_is_refused_before_building(
+        run: Run, emulator: RunningEmulator, hello: Path, build: str) -> None:
+    app = emulator.create_app(plan="consumption")
+    code, out, err = run("--project-dir", hello, "--app", app, "--build", build, "--json")
+    assert code == 2
+    report = json.loads(out)
+    assert report["failed_stage"] == "resolve"  # nothing was built or packaged
+    assert "blob-storage upload path" in err and "--build remote" in err
+    assert not (hello / ".python_packages").exists()
+    assert emulator.kudu("GET", app, "/api/deployments").json() == []

@@ -126,3 +126,4 @@ def test_the_same_package_for_another_plan_is_not_unchanged(
     deployment = second["deployment"]
     assert isinstance(deployment, dict) and deployment["skipped"] is False
     assert "plan=premium" in tags(emulator, app)[PACKAGE_TAG]
+

@@ -47,14 +47,49 @@ def find_root(start: Path | None, cwd: Path | None = None) -> Path:
         if not (root / "host.json").is_file():
             raise ProjectError("no host.json here: this is not a function app's root",
                                where=str(start),
-                               fix="point --project-dir at the folder that holds host.json")
+                               fix=_point_at_apps(root, "point --project-dir at the folder that "
+                                                  "holds host.json"))
         return root.resolve()
     here = (cwd or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / "host.json").is_file():
             return folder
     raise ProjectError("no host.json in this folder or any folder above it", where=str(here),
-                       fix="run azpublish inside the function app, or pass --project-dir DIR")
+                       fix=_point_at_apps(here, "run azpublish inside the function app, or "
+                                          "pass --project-dir DIR"))
+
+
+APPS_SHOWN = 5  # function apps named in the hint when a monorepo's root is given
+_NOT_SEARCHED = {".git", ".venv", "venv", "node_modules", ".python_packages", "__pycache__"}
+
+
+def apps_below(folder: Path, depth: int = 3) -> list[Path]:
+    """Folders below ``folder`` (at most ``depth`` levels, skipping environments and VCS data)
+    that hold a host.json: the function apps of a monorepo."""
+    found: list[Path] = []
+    level = [folder]
+    for _ in range(depth):
+        children = []
+        for parent in level:
+            try:
+                entries = sorted(parent.iterdir())
+            except OSError:
+                continue
+            children += [e for e in entries if e.is_dir() and not e.is_symlink()
+                         and e.name not in _NOT_SEARCHED]
+        found += [c for c in children if (c / "host.json").is_file()]
+        level = children
+    return sorted(found)
+
+
+def _point_at_apps(folder: Path, otherwise: str) -> str:
+    """The fix: name the function apps below ``folder`` (a monorepo's root), if any."""
+    apps = [a.relative_to(folder).as_posix() for a in apps_below(folder)]
+    if not apps:
+        return otherwise
+    more = f" and {len(apps) - APPS_SHOWN} more" if len(apps) > APPS_SHOWN else ""
+    return (f"function apps below this folder: {', '.join(apps[:APPS_SHOWN])}{more}; pass "
+            f"one with --project-dir (e.g. --project-dir {folder / apps[0]})")
 
 
 def discover(root: Path) -> Project:

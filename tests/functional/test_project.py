@@ -44,6 +44,22 @@ def test_find_root_without_host_json(tmp_path: Path) -> None:
         find_root(tmp_path / "missing")
 
 
+def test_a_monorepo_root_points_at_the_apps_below(tmp_path: Path) -> None:
+    for app in ("src/orders", "src/billing", "tools/admin/app"):
+        (tmp_path / app).mkdir(parents=True)
+        (tmp_path / app / "host.json").write_text("{}")
+    (tmp_path / "node_modules" / "x").mkdir(parents=True)
+    (tmp_path / "node_modules" / "x" / "host.json").write_text("{}")  # not an app of ours
+    with pytest.raises(ProjectError, match="no host.json here") as given:
+        find_root(tmp_path)
+    assert given.value.fix == ("function apps below this folder: src/billing, src/orders, "
+                               "tools/admin/app; pass one with --project-dir (e.g. "
+                               f"--project-dir {tmp_path / 'src/billing'})")
+    with pytest.raises(ProjectError, match="or any folder above") as walked:
+        find_root(None, cwd=tmp_path)
+    assert walked.value.fix and "src/orders" in walked.value.fix
+
+
 @pytest.mark.parametrize(("name", "where", "message"), [
     ("bad-host-json", "host.json:3:1", "host.json is not valid JSON"),
     ("bad-host-version", "host.json", "version '1.0'"),

@@ -31,12 +31,15 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
 from azpublish import __version__
 from azpublish.build.audit import Target
 from azpublish.build.engine import InstallRequest
 from azpublish.errors import BuildError, ProjectError
 from azpublish.redact import redact, register_secret, register_url_credentials
 from azpublish.requirements import read_requirements
+from azpublish.settings import SUPPORTED_PYTHONS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -122,6 +125,41 @@ def input_digest(root: Path) -> str:
     return digest.hexdigest()
 
 
+def read_project_table(path: Path) -> dict[str, Any]:
+    """pyproject.toml's ``[project]`` table ({} when there is none)."""
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ProjectError(f"not valid TOML: {error}", where=str(path),
+                           fix="fix the file's syntax") from None
+    project = document.get("project")
+    return project if isinstance(project, dict) else {}
+
+
+def requires_python_target(root: Path) -> str | None:
+    """The lowest Functions Python that ``requires-python`` in pyproject.toml allows, or None
+    when it says nothing."""
+    path = root / PYPROJECT
+    if not path.is_file():
+        return None
+    text = read_project_table(path).get("requires-python")
+    if not isinstance(text, str):
+        return None
+    try:
+        allowed = SpecifierSet(text)
+    except InvalidSpecifier:
+        raise ProjectError(f"requires-python {text!r} is not a version specifier",
+                           where=str(path), fix='write it as e.g. ">=3.11"') from None
+    # A minor version fits when any of its releases does (">=3.13.1" allows 3.13).
+    matching = [v for v in SUPPORTED_PYTHONS
+                if any(allowed.contains(f"{v}.{patch}", prereleases=True) for patch in range(30))]
+    if not matching:
+        raise ProjectError(f"requires-python {text!r} allows no Functions Python "
+                           f"({', '.join(SUPPORTED_PYTHONS)})", where=str(path),
+                           fix="widen requires-python, or pass --python-version")
+    return matching[0]
+
+
 def pyproject_dependencies(root: Path) -> list[str]:
     path = root / PYPROJECT
     if not path.is_file():
@@ -129,13 +167,8 @@ def pyproject_dependencies(root: Path) -> list[str]:
                            fix=f"list the app's direct dependencies in {INPUT_FILE} (one per "
                                f"line, as in requirements.txt), or in [project] dependencies "
                                f"of {PYPROJECT}")
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-        raise ProjectError(f"not valid TOML: {error}", where=str(path),
-                           fix="fix the file's syntax") from None
-    project = document.get("project")
-    dependencies = project.get("dependencies") if isinstance(project, dict) else None
+    project = read_project_table(path)
+    dependencies = project.get("dependencies")
     if dependencies is None:
         raise ProjectError(f"nothing to lock: no {INPUT_FILE}, and {PYPROJECT} has no "
                            "[project] dependencies", where=str(path),

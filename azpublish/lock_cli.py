@@ -23,6 +23,8 @@ from azpublish.lock import (
     check,
     choose_engine,
     lock,
+    recorded_digest,
+    requires_python_target,
     write_lock,
 )
 from azpublish.project import find_root
@@ -72,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="show the resolver's own output")
     parser.add_argument("--output", type=Path, default=Path("requirements.txt"),
                         metavar="FILE", help="the lock file (default requirements.txt)")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite an output file that azpublish lock did not write")
     return parser
 
 
@@ -83,8 +87,13 @@ def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None,
     for option, variable in ENVIRONMENT.items():
         if getattr(args, option) is None and environ.get(variable):
             setattr(args, option, environ[variable])
-    where = "--python-version" if "--python-version" in argv else ENVIRONMENT["python_version"]
-    python_version = check_python_version(args.python_version or DEFAULT_PYTHON, where)
+    root = find_root(args.project_dir, cwd)
+    if args.python_version:
+        where = ("--python-version" if "--python-version" in argv
+                 else ENVIRONMENT["python_version"])
+        python_version = check_python_version(args.python_version, where)
+    else:
+        python_version = requires_python_target(root) or DEFAULT_PYTHON
     engine = args.engine or "auto"
     if engine not in ENGINES:
         raise UsageError(f"{engine!r} is not an engine", where=ENVIRONMENT["engine"],
@@ -97,11 +106,22 @@ def parse_request(argv: Sequence[str], environ: Mapping[str, str] | None = None,
         register_url_credentials(args.pip_extra_index_url)
         index_env["PIP_EXTRA_INDEX_URL"] = args.pip_extra_index_url
     request = LockRequest(
-        root=find_root(args.project_dir, cwd), python_version=python_version,
+        root=root, python_version=python_version,
         engine=cast(LockEngine, engine), index_env=index_env, upgrade=args.upgrade,
         upgrade_packages=tuple(args.upgrade_package), base_image=args.base_image,
         build_image=args.build_image, output=args.output)
     return request, args
+
+
+def refuse_foreign_output(path: Path, *, force: bool) -> None:
+    """A requirements.txt written by hand is the user's work: overwriting it needs --force."""
+    if force or not path.is_file():
+        return
+    if recorded_digest(path.read_text(encoding="utf-8", errors="replace")) is None:
+        raise UsageError(f"{path.name} was not written by azpublish lock; locking would "
+                         "replace it", where=str(path),
+                         fix="move its lines to requirements.in (or [project] dependencies) "
+                         "and run azpublish lock again, or pass --force to replace it")
 
 
 def main(argv: Sequence[str], report: Reporter | None = None) -> int:
@@ -123,6 +143,7 @@ def main(argv: Sequence[str], report: Reporter | None = None) -> int:
             report.info(f"{request.output} is stale: run `azpublish lock --python-version "
                         f"{request.python_version}` and commit the result")
             return STALE_EXIT_CODE
+        refuse_foreign_output(request.output_path, force=args.force)
         locked = lock(request, report.detail)
         path = write_lock(request, locked)
         pins = sum(1 for line in locked.text.splitlines() if "==" in line

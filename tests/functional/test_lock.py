@@ -242,3 +242,37 @@ def test_index_credentials_stay_out_of_every_output(app: Path, offline: Path,
     assert PASSWORD not in run.stdout + run.stderr
     assert "127.0.0.1:9" in run.stderr or "only-on-the-private-index" in run.stderr
     assert not (app / "requirements.txt").exists()
+
+
+def test_a_hand_written_requirements_txt_is_not_overwritten_without_force(
+        app: Path, offline: Path) -> None:
+    mine = "lockprobe  # pinned by hand, keep\n"
+    (app / "requirements.txt").write_text(mine)
+    refused = run_lock(app)
+    assert refused.code == 2
+    assert "was not written by azpublish lock" in refused.stderr and "--force" in refused.stderr
+    assert (app / "requirements.txt").read_text() == mine
+    forced = run_lock(app, "--force")
+    assert forced.code == 0, forced.stderr
+    assert "input-sha256" in (app / "requirements.txt").read_text()
+    assert run_lock(app).code == 0  # our own lock is replaced without a word
+
+
+@pytest.mark.parametrize(("requires", "expected"), [
+    (">=3.13", "3.13"), (">=3.11.4,<3.13", "3.11"), ("~=3.12", "3.12"), ("==3.10.*", "3.10")])
+def test_the_target_python_comes_from_requires_python(
+        app: Path, offline: Path, requires: str, expected: str) -> None:
+    (app / "pyproject.toml").write_text(f'[project]\nname = "app"\nrequires-python = '
+                                        f'"{requires}"\n')
+    run = run_lock(app)
+    assert run.code == 0, run.stderr
+    assert f"--python-version {expected}" in (app / "requirements.txt").read_text()
+    assert f"Python {expected} on Linux" in run.stderr
+
+
+def test_a_requires_python_no_functions_python_meets_is_a_usage_error(
+        app: Path, offline: Path) -> None:
+    (app / "pyproject.toml").write_text('[project]\nname = "app"\nrequires-python = "<3.9"\n')
+    run = run_lock(app)
+    assert run.code == 2 and "allows no Functions Python" in run.stderr
+    assert run_lock(app, "--python-version", "3.11").code == 0  # the flag still decides

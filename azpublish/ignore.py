@@ -96,6 +96,8 @@ class Ignored:
 class Selection:
     included: tuple[FileEntry, ...]  # sorted by archive_path
     ignored: tuple[Ignored, ...]  # sorted by path
+    # .funcignore rules that would have excluded a folder the build packages anyway.
+    overridden: tuple[tuple[Rule, str], ...] = ()
 
 
 ALWAYS_RULES: tuple[Rule, ...] = tuple(
@@ -641,11 +643,15 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def select_files(root: Path, *, extra_excludes: Sequence[tuple[str, str]] = ()) -> Selection:
+def select_files(root: Path, *, extra_excludes: Sequence[tuple[str, str]] = (),
+                 extra_includes: Sequence[tuple[str, str]] = ()) -> Selection:
     """Walk ``root`` and split it into what is packaged and what is not (with the rule why).
 
     ``extra_excludes`` are ``(pattern, label)`` pairs that always apply and cannot be
-    re-included, e.g. ``(".python_packages/", "--build remote")``.
+    re-included, e.g. ``(".python_packages/", "--build remote")``. ``extra_includes`` are
+    root folders packaged whatever .funcignore says, e.g. ``(".python_packages/", "--build
+    local")`` (the default rules and the always-rules still apply inside them);
+    ``overridden`` then names the .funcignore rules that would have excluded them.
 
     Raises ``ProjectError`` for an unreadable ``.funcignore`` or folder, a pattern that cannot
     be honoured, or a special file (fifo, socket, device) that no rule excludes, and
@@ -663,11 +669,32 @@ def select_files(root: Path, *, extra_excludes: Sequence[tuple[str, str]] = ()) 
         raise ValueError(f"extra_excludes only exclude; got {extra_excludes!r}")
     # Forced rules come last: git's "last match wins" then makes them impossible to re-include.
     forced = (*(Rule(label, None, pattern) for pattern, label in extra_excludes), *ALWAYS_RULES)
-    rules = _Matcher((*DEFAULT_RULES, *read_funcignore(real_root), *forced))
+    funcignore = read_funcignore(real_root)
+    included = tuple(rule for folder, label in extra_includes
+                     for rule in (Rule(label, None, f"!/{folder.strip('/')}/"),
+                                  Rule(label, None, f"!/{folder.strip('/')}/**")))
+    # After the user's rules so they cannot exclude these folders; the defaults again after
+    # them, so caches inside stay out as they would anywhere else.
+    rules = _Matcher((*DEFAULT_RULES, *funcignore, *included,
+                      *(DEFAULT_RULES if included else ()), *forced))
     walker = _Walker(real_root, rules, _Matcher(forced))
     with _cyclic_gc_paused():
         walker.walk()
     return Selection(
         included=tuple(sorted(walker.included, key=lambda entry: entry.archive_path)),
         ignored=tuple(sorted(walker.ignored, key=lambda ignored: ignored.path)),
+        overridden=_overridden(funcignore, extra_includes),
     )
+
+
+def _overridden(funcignore: Sequence[Rule], extra_includes: Sequence[tuple[str, str]]
+                ) -> tuple[tuple[Rule, str], ...]:
+    """(the .funcignore rule, the label) for each forced folder that rule would exclude."""
+    matcher = _Matcher((*DEFAULT_RULES, *funcignore))
+    found = []
+    for folder, label in extra_includes:
+        name = folder.strip("/")
+        rule = matcher.exclusion(f"{name}/", name)
+        if rule is not None and rule.source == FUNCIGNORE:
+            found.append((rule, label))
+    return tuple(found)

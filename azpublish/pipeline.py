@@ -53,7 +53,8 @@ def publish(settings: Settings, report: Reporter) -> int:
 
     if listing:
         with stage("filter", report):
-            selection = select_files(project.root, extra_excludes=builder.excludes)
+            selection = select_files(project.root, extra_excludes=builder.excludes,
+                                     extra_includes=builder.includes)
         print_listing(selection, settings, report)
         return ExitCode.OK
 
@@ -72,7 +73,11 @@ def publish(settings: Settings, report: Reporter) -> int:
     with stage("build", report):
         result = builder.build(project, target, report)
     with stage("filter", report):
-        selection = select_files(project.root, extra_excludes=builder.excludes)
+        selection = select_files(project.root, extra_excludes=builder.excludes,
+                                 extra_includes=builder.includes)
+        for rule, label in selection.overridden:
+            report.warn(f"{rule.describe()} would exclude {rule.pattern.strip('/')}, but "
+                        f"{label} packages it anyway: the app needs its dependencies")
 
     if settings.dry_run:
         describe_dry_run(selection, settings, report)

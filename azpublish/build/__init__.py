@@ -38,6 +38,11 @@ class Builder(Protocol):
         """(gitignore pattern, reason) pairs the filter applies on top of .funcignore."""
         ...
 
+    @property
+    def includes(self) -> tuple[tuple[str, str], ...]:
+        """(root folder, reason) pairs packaged whatever .funcignore says."""
+        ...
+
     def build(self, project: Project, target: Target, report: Reporter) -> BuildResult: ...
 
 

@@ -14,6 +14,8 @@ from azpublish.report import Reporter
 class CustomBuilder:
     mode: Literal["custom"] = "custom"
     excludes: tuple[tuple[str, str], ...] = ()
+    # The app's own packages ship whatever .funcignore says, as Core Tools does.
+    includes: tuple[tuple[str, str], ...] = ((f"{PACKAGES_DIR}/", "--build custom"),)
 
     def __init__(self, options: LocalOptions | None = None) -> None:
         self.options = options or LocalOptions(preflight=False)

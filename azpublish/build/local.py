@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from azpublish.build import SITE_PACKAGES, BuildResult, audit_folder
+from azpublish.build import PACKAGES_DIR, SITE_PACKAGES, BuildResult, audit_folder
 from azpublish.build.audit import Target
 from azpublish.build.cache import BuildCache, cache_key, materialize
 from azpublish.build.engine import Engine, Installer, InstallRequest
@@ -54,6 +54,8 @@ def index_environment(options: LocalOptions,
 class LocalBuilder:
     mode: Literal["local"] = "local"
     excludes: tuple[tuple[str, str], ...] = ()
+    # What the build installed ships whatever .funcignore says (the azd templates list it).
+    includes: tuple[tuple[str, str], ...] = ((f"{PACKAGES_DIR}/", "--build local"),)
 
     def __init__(self, options: LocalOptions) -> None:
         self.options = options

@@ -13,6 +13,7 @@ from azpublish.report import Reporter
 class RemoteBuilder:
     mode: Literal["remote"] = "remote"
     excludes = exclude_packages("--build remote")
+    includes: tuple[tuple[str, str], ...] = ()
 
     def build(self, project: Project, target: Target, report: Reporter) -> BuildResult:
         if (project.root / PACKAGES_DIR).exists():

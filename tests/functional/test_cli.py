@@ -75,6 +75,34 @@ def test_remote_build_leaves_python_packages_out(run: Run,
     assert ".python_packages/lib/site-packages/six/__init__.py" in custom.splitlines()
 
 
+def test_local_and_custom_builds_package_python_packages_whatever_funcignore_says(
+        run: Run, project_copy: Callable[[str], Path], tmp_path: Path) -> None:
+    """The azd templates list .python_packages in .funcignore; Core Tools packages it anyway
+    for builds made here, and so must azpublish, or the app ships without its dependencies."""
+    root = project_copy("v2-http")
+    site = root / ".python_packages/lib/site-packages"
+    (site / "six").mkdir(parents=True)
+    (site / "six/__init__.py").write_text("")
+    (site / "six/__pycache__").mkdir()
+    (site / "six/__pycache__/x.cpython-311.pyc").write_bytes(b"")
+    with (root / ".funcignore").open("a") as funcignore:
+        funcignore.write(".python_packages\n*.txt\n")
+    (site / "six/NOTES.txt").write_text("kept: inside the dependencies")
+    dest = tmp_path / "app.zip"
+    code, out, err = run("--project-dir", root, "--build", "custom", "--no-deploy",
+                         "--output-zip", dest, "--json")
+    assert code == 0, err
+    names = zipfile.ZipFile(dest).namelist()
+    assert ".python_packages/lib/site-packages/six/__init__.py" in names
+    assert ".python_packages/lib/site-packages/six/NOTES.txt" in names
+    assert not any("__pycache__" in n for n in names)  # the default rules still apply
+    assert "requirements.txt" not in names  # .funcignore still rules the app's own files
+    warning = next(w for w in json.loads(out)["warnings"] if ".python_packages" in w)
+    assert ".funcignore:" in warning and "--build custom packages it anyway" in warning
+    _, listed, _ = run("--project-dir", root, "--list-included-files", "--build", "custom")
+    assert ".python_packages/lib/site-packages/six/__init__.py" in listed.splitlines()
+
+
 def test_dry_run_writes_nothing(run: Run, tmp_path: Path) -> None:
     dest = tmp_path / "app.zip"
     code, out, err = run("--project-dir", PROJECTS / "v2-http", "--dry-run", "--no-deploy",

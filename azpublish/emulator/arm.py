@@ -12,6 +12,7 @@ from starlette.responses import Response
 
 from azpublish.emulator import (
     arm_deployments,
+    arm_keys,
     arm_publishing,
     arm_sites,
     arm_slots,
@@ -33,8 +34,8 @@ from azpublish.emulator.responses import (
 from azpublish.emulator.store import NotFound, StateConflict
 from azpublish.errors import UsageError
 
-HANDLER_MODULES = (arm_deployments, arm_publishing, arm_sites, arm_slots, arm_stacks, arm_tags,
-                   arm_tenancy)  # imported for their routes
+HANDLER_MODULES = (arm_deployments, arm_keys, arm_publishing, arm_sites, arm_slots, arm_stacks,
+                   arm_tags, arm_tenancy)  # imported for their routes
 
 
 async def arm_endpoint(request: Request) -> Response:

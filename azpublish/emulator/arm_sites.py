@@ -200,7 +200,8 @@ async def _list_functions(call: ArmCall) -> Response:
                                    "id": None})
 
 
-def _function(call: ArmCall) -> tuple[App, Site, str]:
+def function_of(call: ArmCall) -> tuple[App, Site, str]:
+    """The app, site and (exact) name of the function the path names; 404 as the RP says."""
     app, site = call.target
     name = call.params["function"]
     function = next((f for f in site.functions if f.name.lower() == name.lower()), None)
@@ -213,7 +214,7 @@ def _function(call: ArmCall) -> tuple[App, Site, str]:
 
 @site_route("GET", "functions/{function}")
 async def _get_function(call: ArmCall) -> Response:
-    app, site, name = _function(call)
+    app, site, name = function_of(call)
     function = next(f for f in site.functions if f.name == name)
     return arm_json(call.request, shapes.function_body(call.ctx, app, site, function))
 
@@ -221,13 +222,13 @@ async def _get_function(call: ArmCall) -> Response:
 @site_route("POST", "functions/{function}/listkeys")
 async def _function_keys(call: ArmCall) -> Response:
     # The service answers a flat {"default": "..."} (not the SDK's {"properties": ...}).
-    _, site, name = _function(call)
+    _, site, name = function_of(call)
     return arm_json(call.request, dict(site.function_keys.get(name, {})))
 
 
 @site_route("POST", "functions/{function}/listsecrets")
 async def _function_secrets(call: ArmCall) -> Response:
-    app, site, name = _function(call)
+    app, site, name = function_of(call)
     function = next(f for f in site.functions if f.name == name)
     key = site.function_keys.get(name, {}).get("default", "")
     url = shapes.function_body(call.ctx, app, site, function)["properties"]["invoke_url_template"]

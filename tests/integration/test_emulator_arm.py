@@ -340,3 +340,33 @@ def test_a_swap_moves_content_and_kudu_settings_but_not_keys(emulator: RunningEm
     assert [f["name"] for f in emulator.functions(app)] == [f"{app}/hello"]
     keys_after = emulator.arm("POST", f"{emulator.site_path(app)}/host/default/listkeys").json()
     assert keys_after["masterKey"] == keys_before["masterKey"]
+
+
+def test_a_function_key_written_through_arm_opens_the_function(emulator: RunningEmulator
+                                                               ) -> None:
+    app = emulator.create_app()
+    guarded = HELLO.replace("func.AuthLevel.ANONYMOUS", "func.AuthLevel.FUNCTION")
+    assert emulator.deploy_and_wait(app, emulator.v2_app(guarded))["status"] == 4
+    emulator.functions(app)
+    key_path = f"{emulator.site_path(app)}/functions/hello/keys/ci"
+    url = f"{emulator.site_url(app)}/api/hello"
+
+    def status(code: str) -> int:
+        return requests.get(url, params={"code": code}, verify=emulator.ca_bundle,
+                            timeout=60).status_code
+
+    created = emulator.arm("PUT", key_path, json={"properties": {"name": "ci",
+                                                                 "value": "ci-key-0123456789ab"}})
+    assert created.status_code == 201 and created.json() == {"name": "ci",
+                                                             "value": "ci-key-0123456789ab"}
+    assert status("ci-key-0123456789ab") == 200
+    listed = emulator.arm("POST", f"{emulator.site_path(app)}/functions/hello/listkeys").json()
+    assert listed["ci"] == "ci-key-0123456789ab"
+    generated = emulator.arm("PUT", key_path, json={})
+    assert generated.status_code == 200 and len(generated.json()["value"]) >= 40
+    assert status("ci-key-0123456789ab") == 401  # replaced
+    assert emulator.arm("DELETE", key_path).status_code == 204
+    assert status(generated.json()["value"]) == 401
+    assert emulator.arm("DELETE", key_path).status_code == 404
+    short = emulator.arm("PUT", key_path, json={"properties": {"value": "short"}})
+    assert short.status_code == 400

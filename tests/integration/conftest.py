@@ -368,17 +368,6 @@ def emulator(emulators: EmulatorFactory) -> RunningEmulator:
     return emulators(os.environ.get("AZPUBLISH_TEST_URL_SCHEME", "hostnames"))
 
 
-@pytest.fixture(scope="session")
-def hostnames_emulator(emulators: EmulatorFactory) -> RunningEmulator:
-    return emulators("hostnames")
-
-
-@pytest.fixture(scope="session")
-def path_emulator(emulators: EmulatorFactory) -> RunningEmulator:
-    """The fallback scheme, for where ``*.localhost`` does not resolve."""
-    return emulators("path")
-
-
 Run = Callable[..., tuple[int, str, str]]  # azpublish's CLI in-process: (exit code, out, err)
 
 

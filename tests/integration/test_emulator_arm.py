@@ -12,7 +12,7 @@ from azure.identity import ManagedIdentityCredential
 from azure.mgmt.web import WebSiteManagementClient
 from azure.mgmt.web.models import CsmPublishingCredentialsPoliciesEntity, Site, StringDictionary
 
-from tests.integration.conftest import HELLO, RunningEmulator
+from tests.integration.conftest import HELLO, EmulatorFactory, RunningEmulator
 
 pytestmark = pytest.mark.integration
 
@@ -239,38 +239,34 @@ def test_tags_api_merges_deletes_and_checks_arm_limits(emulator: RunningEmulator
     assert tags_call("GET").json()["properties"]["tags"] == {"b": "3"}  # refusals change nothing
 
 
-def test_host_names_are_shaped_like_app_services(hostnames_emulator: RunningEmulator) -> None:
-    emulator = hostnames_emulator
+@pytest.mark.parametrize("scheme", ["hostnames", "path"])
+def test_each_scheme_hands_out_its_names_everywhere(emulators: EmulatorFactory,
+                                                    scheme: str) -> None:
+    """App Service's shapes over host names; a path prefix where *.localhost does not resolve.
+    The names in hostNameSslStates, defaultHostName and scmUri all reach the emulator."""
+    emulator = emulators(scheme)
     app = emulator.create_app()
     emulator.create_slot(app, "staging")
     port = emulator.arm_endpoint.rsplit(":", 1)[1]
-    assert emulator.arm_endpoint == f"https://management.azurewebsites.localhost:{port}"
-    for slot, label in ((None, app), ("staging", f"{app}-staging")):
+    for slot in (None, "staging"):
+        if scheme == "hostnames":
+            label = f"{app}-{slot}" if slot else app
+            arm = f"management.azurewebsites.localhost:{port}"
+            scm_expected = f"{label}.scm.azurewebsites.localhost:{port}"
+            site_expected = f"{label}.azurewebsites.localhost:{port}"
+        else:
+            arm = f"127.0.0.1:{port}"
+            tail = f"/slots/{slot}" if slot else ""
+            scm_expected, site_expected = f"{arm}/scm/{app}{tail}", f"{arm}/sites/{app}{tail}"
+        assert emulator.arm_endpoint == f"https://{arm}"
         site = emulator.arm("GET", emulator.site_path(app, slot)).json()["properties"]
         scm = next(s["name"] for s in site["hostNameSslStates"] if s["hostType"] == "Repository")
-        assert scm == f"{label}.scm.azurewebsites.localhost:{port}"
-        assert site["defaultHostName"] == f"{label}.azurewebsites.localhost:{port}"
+        assert (scm, site["defaultHostName"]) == (scm_expected, site_expected)
         answer = emulator.request("GET", f"https://{scm}/api/deployments")
         assert answer.status_code == 200 and answer.json() == []
         credentials = emulator.arm(
             "POST", f"{emulator.site_path(app, slot)}/config/publishingcredentials/list").json()
         assert credentials["properties"]["scmUri"].endswith(f"@{scm}")
-
-
-def test_the_fallback_scheme_hands_out_path_prefixed_names(path_emulator: RunningEmulator
-                                                           ) -> None:
-    """Where *.localhost does not resolve, the names carry a path prefix instead."""
-    app = path_emulator.create_app()
-    path_emulator.create_slot(app, "staging")
-    authority = path_emulator.arm_endpoint.removeprefix("https://")
-    assert authority.startswith("127.0.0.1:")
-    for slot, tail in ((None, ""), ("staging", "/slots/staging")):
-        site = path_emulator.arm("GET", path_emulator.site_path(app, slot)).json()["properties"]
-        scm = next(s["name"] for s in site["hostNameSslStates"] if s["hostType"] == "Repository")
-        assert scm == f"{authority}/scm/{app}{tail}"
-        assert site["defaultHostName"] == f"{authority}/sites/{app}{tail}"
-        answer = path_emulator.request("GET", f"https://{scm}/api/deployments")
-        assert answer.status_code == 200 and answer.json() == []
 
 
 def test_swap_refusals_leave_both_sites_as_they_were(emulator: RunningEmulator) -> None:

@@ -90,13 +90,13 @@ def publish(settings: Settings, report: Reporter) -> int:
 
     with tempfile.TemporaryDirectory(prefix="azpublish-") as scratch:
         destination = settings.output_zip or Path(scratch) / "package.zip"
-        package = package_while_checking(selection, destination, project.root, result.check,
-                                         settings, report)
+        package, indexed = package_while_checking(selection, destination, project.root,
+                                                  result.check, settings, report)
         describe_package(package, report)
         if deploy_target:
             with stage("deploy", report):
                 deploy(deploy_target, builder.mode, package, settings, report,
-                       function_names(project))
+                       function_names(project) or indexed)
     return ExitCode.OK
 
 
@@ -106,7 +106,8 @@ def deploy_plan(target: DeployTarget, mode: BuildMode, sha256: str, settings: Se
 
     options = DeployOptions(mode, sha256, settings.timeout, settings.pip_extra_index_url,
                             settings.restore_settings, settings.verify_url,
-                            settings.index_timeout, expected_functions, target.python_version)
+                            settings.index_timeout, expected_functions, target.python_version,
+                            settings.allow_partial)
     if target.arm is None:
         return plan_deploy(target.site.plan, target.kudu.settings(), options, arm_access=False)
     return plan_deploy(target.site.plan, target.arm.app_settings(target.ref), options)
@@ -114,7 +115,8 @@ def deploy_plan(target: DeployTarget, mode: BuildMode, sha256: str, settings: Se
 
 def function_names(project: Project) -> tuple[str, ...]:
     """The functions the host should list after the deployment, when known before it: model v1
-    names them in folders; a v2 app's are known only once imported, so none is expected."""
+    names them in folders; a v2 app's are known once the import check has imported it (and
+    without one, any function listed will do)."""
     return tuple(sorted(f.name for f in project.functions)) if project.model == "v1" else ()
 
 
@@ -188,13 +190,14 @@ def describe_dry_run(selection: Selection, settings: Settings, report: Reporter)
 
 
 def package_while_checking(selection: Selection, destination: Path, root: Path,
-                           check: Callable[[], None] | None, settings: Settings,
-                           report: Reporter) -> PackageReport:
+                           check: Callable[[], tuple[str, ...]] | None, settings: Settings,
+                           report: Reporter) -> tuple[PackageReport, tuple[str, ...]]:
     """Package while the build's check (the import preflight) runs in a thread; the package
-    replaces ``destination`` only once both have succeeded."""
+    replaces ``destination`` only once both have succeeded. Also the functions the check
+    indexed."""
     if check is None:
         with stage("package", report):
-            return package_selection(selection, destination, root, settings, report)
+            return package_selection(selection, destination, root, settings, report), ()
     pending = destination.with_name(f".{destination.name}.{os.getpid()}.pending")
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="azpublish-check") as pool:
         checked = pool.submit(check)
@@ -202,13 +205,13 @@ def package_while_checking(selection: Selection, destination: Path, root: Path,
             with stage("package", report):
                 package = package_selection(selection, pending, root, settings, report)
             with stage("build", report):
-                checked.result()
+                indexed = checked.result()
         except BaseException:
             checked.cancel()
             pending.unlink(missing_ok=True)
             raise
     pending.replace(destination)
-    return replace(package, path=destination)
+    return replace(package, path=destination), indexed
 
 
 def package_selection(selection: Selection, dest: Path, root: Path, settings: Settings,

@@ -108,6 +108,8 @@ OPTIONS: tuple[Option, ...] = (
            metavar="TIME"),
     Option("index_timeout", "duration", "how long to wait, after the deployment, for the host "
            "to list the package's functions (e.g. 120, 5m)", 120.0, metavar="TIME"),
+    Option("allow_partial", "bool", "accept a deployment whose host indexes only some of the "
+           "package's functions (a warning naming the missing ones, not exit 5)", False),
     Option("verify_url", "str", "after deploying, GET this path on the app and require a 2xx",
            metavar="PATH"),
     Option("force", "bool", "deploy an unchanged package; build for a --python-version the app "
@@ -148,6 +150,7 @@ class Settings:
     restore_settings: bool = False
     timeout: float = 1800.0
     index_timeout: float = 120.0
+    allow_partial: bool = False
     verify_url: str | None = None
     force: bool = False
     json: bool = False

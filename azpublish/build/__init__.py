@@ -25,8 +25,9 @@ SITE_PACKAGES = f"{PACKAGES_DIR}/lib/site-packages"
 class BuildResult:
     mode: BuildMode
     # A check of the built tree (the import preflight) that the pipeline runs while it packages;
-    # the package is only put in place once it has passed.
-    check: Callable[[], None] | None = None
+    # the package is only put in place once it has passed. It answers the functions it indexed,
+    # which the host must then list too.
+    check: Callable[[], tuple[str, ...]] | None = None
 
 
 class Builder(Protocol):

@@ -124,8 +124,9 @@ class LocalBuilder:
 
 
 def check_imports(project: Project, target: Target, report: Reporter, options: LocalOptions,
-                  engine: Engine | None) -> None:
-    """Import every function as the Python worker would, before anything is uploaded.
+                  engine: Engine | None) -> tuple[str, ...]:
+    """Import every function as the Python worker would, before anything is uploaded; the
+    names of the functions it indexed (none when the check could not run).
 
     In the build container when there is one (a custom build asks whether a daemon answers,
     unless --engine wheels), else with a host interpreter of the target version.
@@ -160,8 +161,9 @@ def check_imports(project: Project, target: Target, report: Reporter, options: L
     result = run_preflight(project.root, project.model, scripts, target, image=image)
     if result.runner.startswith("skipped"):
         report.warn(f"import check {result.runner}")
-        return
+        return ()
     raise_for_preflight(result)
     names = ", ".join(result.functions) or "none listed"
     report.info(f"import check passed ({result.runner}): {names}")
     report.data["preflight"] = {"runner": result.runner, "functions": list(result.functions)}
+    return result.functions

@@ -67,6 +67,7 @@ class DeployResult:
     skipped: bool = False
     functions: list[dict[str, Any]] = field(default_factory=list)
     settings_changed: bool = False
+    missing: list[str] = field(default_factory=list)  # not indexed, accepted by --allow-partial
 
 
 def describe_plan(steps: Sequence[Step], report: Reporter) -> None:
@@ -225,7 +226,13 @@ class Executor:
             if functions and not missing:
                 break
             if waited >= step.wait:
-                self._not_indexed(step, functions, missing)
+                if not (step.allow_partial and functions):
+                    self._not_indexed(step, functions, missing)
+                self.report.warn(f"{len(missing)} of the package's {len(step.expected)} "
+                                 f"functions were not indexed after {step.wait:.0f} s: "
+                                 f"{', '.join(missing)} (accepted: --allow-partial)")
+                self.result.missing = list(missing)
+                break
             if said is None or waited - said >= INDEX_NOTICE:
                 said = waited
                 self.report.info(f"waiting for the host to index {wanted} ({waited:.0f} s of at "

@@ -120,12 +120,14 @@ class ListFunctions:
 
     wait: float = 120.0
     expected: tuple[str, ...] = ()
+    allow_partial: bool = False  # some of ``expected`` listed is a warning, not a failure
 
     def describe(self) -> str:
         wanted = (f"the {len(self.expected)} functions of the package" if self.expected
                   else "at least one function")
-        return (f"wait (at most {self.wait:.0f} s) until the host lists {wanted}; otherwise a "
-                "failure (exit 5)")
+        otherwise = ("a warning if only some are listed (--allow-partial), a failure (exit 5) "
+                     "if none is" if self.allow_partial else "otherwise a failure (exit 5)")
+        return f"wait (at most {self.wait:.0f} s) until the host lists {wanted}; {otherwise}"
 
 
 @dataclass(frozen=True)
@@ -158,7 +160,8 @@ class DeployOptions:
     verify_url: str | None = None
     index_timeout: float = 120.0
     expected_functions: tuple[str, ...] = ()
-    python: str = ""  # the target Python, part of what makes a package "unchanged"
+    python: str = ""
+    allow_partial: bool = False  # the target Python, part of what makes a package "unchanged"
 
 
 def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptions,
@@ -191,7 +194,8 @@ def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptio
     steps += [upload, TrackDeployment(options.timeout),
               RememberPackage(options.sha256, options.mode, options.python, plan),
               SyncTriggers(),
-              ListFunctions(options.index_timeout, options.expected_functions)]
+              ListFunctions(options.index_timeout, options.expected_functions,
+                            options.allow_partial)]
     if options.verify_url:
         steps.append(VerifyUrl(options.verify_url))
     if options.restore_settings and (wanted or remove):

@@ -411,3 +411,26 @@ def test_consumption_without_remote_build_is_refused_before_building(
     assert "blob-storage upload path" in err and "--build remote" in err
     assert not (hello / ".python_packages").exists()
     assert emulator.kudu("GET", app, "/api/deployments").json() == []
+
+
+def test_partial_indexing_fails_naming_the_missing_function_unless_allowed(
+        run: Run, emulator: RunningEmulator, tmp_path: Path) -> None:
+    """One v1 function imports a module the server never installs: the host indexes the other
+    one only. That is exit 5 naming it; --allow-partial makes it a warning."""
+    root = write_v1_app(tmp_path / "v1")
+    (root / "Broken").mkdir()
+    (root / "Broken" / "function.json").write_text((root / "Greet" / "function.json").read_text())
+    (root / "Broken" / "__init__.py").write_text(
+        "import not_installed_anywhere\n\n\ndef main(req):\n    return None\n")
+    app = emulator.create_app()
+    code, out, err = run("--project-dir", root, "--app", app, "--build", "remote",
+                         "--index-timeout", "5", "--json")
+    assert code == 5, err
+    assert "1 of the package's 2 functions were not indexed" in err and "Broken" in err
+    code, out, err = run("--project-dir", root, "--app", app, "--build", "remote", "--force",
+                         "--index-timeout", "5", "--allow-partial", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["deployment"]["missing"] == ["Broken"]
+    assert [f["name"] for f in report["functions"]] == ["Greet"]
+    assert "accepted: --allow-partial" in err

@@ -103,6 +103,30 @@ def test_local_and_custom_builds_package_python_packages_whatever_funcignore_say
     assert ".python_packages/lib/site-packages/six/__init__.py" in listed.splitlines()
 
 
+def test_a_local_build_dry_run_leaves_the_tree_and_the_cache_untouched(
+        run: Run, project_copy: Callable[[str], Path], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    root = project_copy("v2-http")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("AZPUBLISH_CACHE_DIR", str(cache))
+
+    def snapshot() -> dict[str, tuple[int, int, bytes]]:
+        return {p.relative_to(root).as_posix(): (p.stat().st_mtime_ns, p.stat().st_size,
+                                                 p.read_bytes())
+                for p in sorted(root.rglob("*")) if p.is_file()}
+
+    before = snapshot()
+    folders = sorted(p for p in root.rglob("*") if p.is_dir())
+    code, out, err = run("--project-dir", root, "--build", "local", "--dry-run", "--no-deploy",
+                         "--json")
+    assert code == 0, err
+    assert "would install requirements.txt" in err and "nothing was built" in err
+    assert snapshot() == before
+    assert sorted(p for p in root.rglob("*") if p.is_dir()) == folders
+    assert not cache.exists()
+    assert "function_app.py" in json.loads(out)["dry_run"]["files"]
+
+
 def test_dry_run_writes_nothing(run: Run, tmp_path: Path) -> None:
     dest = tmp_path / "app.zip"
     code, out, err = run("--project-dir", PROJECTS / "v2-http", "--dry-run", "--no-deploy",

@@ -30,6 +30,9 @@ SHAPES = {
     "crlf-bom": ({"windows"}, "windows", "saved on windows"),
     "nested-host": ({"root"}, "root", "the root host.json is the app's"),
     "triggers": ({"every_five_minutes", "on_order", "on_upload", "ping"}, "ping", "pong"),
+    "mcp-tools": ({"get_snippet", "hello_tool", "healthz"}, "healthz", "mcp server up"),
+    "script-per-folder": ({"GetUser", "ListUsers"}, "users/7", "user 7"),
+    "windows-marker": ({"platform"}, "platform", "running on linux"),
 }
 BUILDS = {"remote": ("--build", "remote"), "local": ("--build", "local", "--engine", "wheels")}
 

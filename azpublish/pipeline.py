@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from azpublish import __version__
-from azpublish.build import BuildResult, make_builder
+from azpublish.build import make_builder
 from azpublish.build.audit import Target
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 from azpublish.ignore import Selection, select_files
@@ -71,14 +71,7 @@ def publish(settings: Settings, report: Reporter) -> int:
     target = Target(python)
     report.data["build"] = {"mode": builder.mode, "python_version": target.python_version}
     with stage("build", report):
-        if settings.dry_run and builder.mode == "local":
-            # A dry run writes nothing anywhere: not the project's .python_packages, not the
-            # build cache. The listing then shows the app's own files.
-            report.info(f"dry run: would install requirements.txt for {target.describe()} "
-                        "(--build local); nothing was built")
-            result = BuildResult(builder.mode)
-        else:
-            result = builder.build(project, target, report)
+        result = builder.build(project, target, report)
     with stage("filter", report):
         selection = select_files(project.root, extra_excludes=builder.excludes,
                                  extra_includes=builder.includes)
@@ -130,10 +123,11 @@ def function_names(project: Project) -> tuple[str, ...]:
 def deploy(target: DeployTarget, mode: BuildMode, package: PackageReport, settings: Settings,
            report: Reporter, expected_functions: tuple[str, ...] = ()) -> None:
     from azpublish.deploy.executor import Executor
-    from azpublish.deploy.plan import package_stamp
+    from azpublish.deploy.plan import CheckUnchanged
 
     steps = deploy_plan(target, mode, package.sha256, settings, expected_functions)
-    stamp = package_stamp(package.sha256, mode, target.python_version, target.site.plan)
+    # The message carries the same stamp the plan checks against (one place computes it).
+    stamp = next(s.stamp() for s in steps if isinstance(s, CheckUnchanged))
     message = f"azpublish {__version__} {stamp} id={uuid.uuid4()}"
     executor = Executor(target, report, package.path, message, force=settings.force)
     try:

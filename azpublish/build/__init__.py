@@ -55,7 +55,8 @@ def make_builder(settings: Settings) -> Builder:
     options = LocalOptions(
         settings.engine, settings.installer, settings.base_image, settings.build_image,
         tuple((settings.additional_packages or "").split()), settings.pip_extra_index_url,
-        settings.no_cache, preflight=not settings.no_preflight and not settings.dry_run)
+        settings.no_cache, preflight=not settings.no_preflight and not settings.dry_run,
+        dry_run=settings.dry_run)
     builders: dict[str, Callable[[], Builder]] = {
         "remote": RemoteBuilder,
         "custom": lambda: CustomBuilder(options),

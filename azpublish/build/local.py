@@ -36,6 +36,7 @@ class LocalOptions:
     no_cache: bool = False
     cache_dir: Path | None = None
     preflight: bool = True
+    dry_run: bool = False  # say what would be built; write nothing, not even the cache
 
 
 def index_environment(options: LocalOptions,
@@ -64,6 +65,10 @@ class LocalBuilder:
         destination = project.root / SITE_PACKAGES
         if project.requirements.empty:
             report.info("requirements.txt lists nothing to install: no local build needed")
+            return BuildResult(self.mode)
+        if self.options.dry_run:
+            report.info(f"dry run: would install requirements.txt for {target.describe()} "
+                        "(--build local); nothing was built")
             return BuildResult(self.mode)
         engine = self.choose_engine(report, target)
         installer: Installer = self.options.installer or (

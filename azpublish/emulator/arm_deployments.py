@@ -36,15 +36,11 @@ def _deployment(call: ArmCall, app: App, site: Site, deployment: Deployment,
                                "details": None})
 
 
-def _active(site: Site) -> Deployment | None:
-    return next((d for d in site.newest_deployments() if d.status == 4 and d.complete), None)
-
-
 @site_route("GET", "deployments")
 async def _list(call: ArmCall) -> Response:
     app, site = call.target
     with call.ctx.store.lock:
-        active = _active(site)
+        active = site.last_success()
         value = [_deployment(call, app, site, d, d is active) for d in site.newest_deployments()]
     return arm_json(call.request, {"value": value, "nextLink": None})
 
@@ -56,7 +52,7 @@ async def _get(call: ArmCall) -> Response:
         found = site.find_deployment(call.params["deployment"])
         if found is not None:
             return arm_json(call.request, _deployment(call, app, site, found,
-                                                      found is _active(site)))
+                                                      found is site.last_success()))
     return arm_error(call.request, 404, "ResourceNotFound",
                      f"The Resource 'Microsoft.Web/sites/{app.name}/deployments/"
                      f"{call.params['deployment']}' was not found. {ARM_NOT_FOUND_HINT}")

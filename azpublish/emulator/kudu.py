@@ -25,7 +25,7 @@ from azpublish.emulator.holds import Hold
 from azpublish.emulator.kudu_logstream import logstream_endpoint
 from azpublish.emulator.kudu_settings import kudu_settings, settings_endpoint
 from azpublish.emulator.kudu_vfs import vfs_endpoint
-from azpublish.emulator.model import SUCCESS, App, Deployment, LogEntry, Site, new_id
+from azpublish.emulator.model import App, Deployment, LogEntry, Site, new_id
 from azpublish.emulator.responses import lower_query, text, truthy
 from azpublish.emulator.store import NotFound
 from azpublish.emulator.unpack import is_zip
@@ -234,8 +234,7 @@ def _entry_body(ctx: EmulatorContext, app: App, site: Site, deployment: Deployme
 def deployment_body(ctx: EmulatorContext, app: App, site: Site, deployment: Deployment,
                     *, force_pending: bool = False) -> dict[str, Any]:
     scm = ctx.urls.scm_url(app.name, site.slot)
-    successes = [d for d in site.newest_deployments() if d.status == SUCCESS and d.complete]
-    last = successes[0] if successes else None
+    last = site.last_success()
     temporary = _late(ctx, app, deployment)
     shown = deployment.temp_id if temporary else deployment.id
     flex = app.plan == "flex"

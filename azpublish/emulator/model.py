@@ -159,6 +159,11 @@ class Site:
     def newest_deployments(self) -> list[Deployment]:
         return sorted(self.deployments, key=lambda d: d.sequence, reverse=True)
 
+    def last_success(self) -> Deployment | None:
+        """The newest completed successful deployment: the one the site runs (Kudu's "active")."""
+        return next((d for d in self.newest_deployments() if d.status == SUCCESS and d.complete),
+                    None)
+
     def find_deployment(self, deployment_id: str) -> Deployment | None:
         return next((d for d in self.deployments if d.id == deployment_id), None)
 

@@ -44,7 +44,8 @@ GROUPS = (
           (".", "setuptools>=77", "wheel", "pip==26.3", "uv==0.13.8")),
     Group("what the tests' apps require, built for the target Linux Python",
           ("six==1.17.0", "charset-normalizer", "cffi", "pycparser", "cryptography",
-           "azure-functions", "packaging==24.0", "markupsafe", "werkzeug"), for_targets=True),
+           "azure-functions", "packaging==24.0", "markupsafe", "werkzeug",
+           "azure-functions-durable"), for_targets=True),
     Group("an older pin that the cache-key tests switch to", ("six==1.16.0",), no_deps=True),
 )
 

@@ -273,6 +273,14 @@ class Arm:
         register_secret(key)
         return str(key) if key else None
 
+    def master_key(self, ref: AppRef) -> str | None:
+        """The host's master key (``POST .../host/default/listkeys``): its admin API takes no
+        other."""
+        keys = self._call("reading the master key", ref,
+                          lambda: self._method("list_host_keys", ref)())
+        register_secret(keys.master_key)
+        return str(keys.master_key) if keys.master_key else None
+
 
 def resource_id(ref: AppRef) -> str:
     site = (f"/subscriptions/{ref.subscription}/resourceGroups/{ref.resource_group}"

@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 import requests
 
 from azpublish.azure.arm import Arm
+from azpublish.azure.functions_host import Diagnosis, diagnose
 from azpublish.azure.kudu import AuthRejected, KuduClient, Started
 from azpublish.azure.tracker import track_deployment
 from azpublish.deploy.plan import (
@@ -29,7 +30,7 @@ from azpublish.deploy.plan import (
     WaitForKuduSettings,
 )
 from azpublish.deploy.target import DeployTarget
-from azpublish.errors import DeployError, VerificationError
+from azpublish.errors import AzPublishError, DeployError, VerificationError
 from azpublish.redact import redact
 from azpublish.report import Reporter
 
@@ -67,7 +68,10 @@ class DeployResult:
     skipped: bool = False
     functions: list[dict[str, Any]] = field(default_factory=list)
     settings_changed: bool = False
-    missing: list[str] = field(default_factory=list)  # not indexed, accepted by --allow-partial
+    missing: list[str] = field(default_factory=list)  # declared but not indexed
+    # What the host says about them (and about itself): {"name" (None: the host), "error",
+    # "detail"}.
+    load_errors: list[dict[str, str | None]] = field(default_factory=list)
 
 
 def describe_plan(steps: Sequence[Step], report: Reporter) -> None:
@@ -226,12 +230,15 @@ class Executor:
             if functions and not missing:
                 break
             if waited >= step.wait:
-                if not (step.allow_partial and functions):
-                    self._not_indexed(step, functions, missing)
-                self.report.warn(f"{len(missing)} of the package's {len(step.expected)} "
-                                 f"functions were not indexed after {step.wait:.0f} s: "
-                                 f"{', '.join(missing)} (accepted: --allow-partial)")
+                diagnosis = self._diagnose(missing)
                 self.result.missing = list(missing)
+                self.result.load_errors = [e.as_dict() for e in diagnosis.errors]
+                if not (step.allow_partial and functions):
+                    self._not_indexed(step, functions, missing, diagnosis)
+                self.report.warn("\n".join([
+                    f"{len(missing)} of the package's {len(step.expected)} functions were not "
+                    f"indexed after {step.wait:.0f} s: {', '.join(missing)} (accepted: "
+                    "--allow-partial)", *_explained(diagnosis, missing)]))
                 break
             if said is None or waited - said >= INDEX_NOTICE:
                 said = waited
@@ -247,22 +254,54 @@ class Executor:
             if function.invoke_url:
                 self.report.info(f"        Invoke url: {function.invoke_url}")
 
+    def _diagnose(self, missing: Sequence[str]) -> Diagnosis:
+        """Ask the host why (a few short requests); a diagnosis that fails says so and changes
+        nothing else."""
+        try:
+            key = self.arm.master_key(self.target.ref)
+        except AzPublishError as exc:
+            return Diagnosis(problem=f"the master key could not be read: {exc.what}")
+        except Exception as exc:  # diagnostics must never be why a publish fails
+            return Diagnosis(problem=f"the master key could not be read: {type(exc).__name__}")
+        if not key:
+            return Diagnosis(problem="ARM listed no master key")
+        self.report.detail("asking the host why: GET /admin/host/status"
+                           + (" and /admin/functions/{name}/status" if missing else ""))
+        try:
+            found = diagnose(f"https://{self.target.site.default_host}", key, missing,
+                             verify=self.kudu.verify)
+        except Exception as exc:
+            return Diagnosis(problem=f"asking the host failed: {type(exc).__name__}")
+        for error in found.errors:
+            about = f"function {error.function}" if error.function else "itself"
+            self.report.detail(f"what the host says about {about} (the end of it):")
+            for line in error.tail():
+                self.report.detail(f"    {line}")
+        return found
+
     def _not_indexed(self, step: ListFunctions, functions: Sequence[Any],
-                     missing: Sequence[str]) -> NoReturn:
+                     missing: Sequence[str], diagnosis: Diagnosis) -> NoReturn:
         where = f"app {self.target.ref}"
-        causes = ("likely causes: an import error in function_app.py or a function script "
-                  "(see the deployment log), a missing dependency, host.json not at the package "
-                  "root, or a Python version mismatch")
+        explained = "\n".join(_explained(diagnosis, missing))
+        tail = f"\n{explained}" if explained else ""
+        if diagnosis.errors:
+            causes = ("fix what the host reports above (a module missing from requirements.txt, "
+                      "an import that fails on Linux or on the app's Python), then publish again")
+        else:
+            causes = ("likely causes: an import error in function_app.py or a function script "
+                      "(on Azure it is in the host's log: Log stream or Application Insights), "
+                      "a missing dependency, host.json not at the package root, or a Python "
+                      "version mismatch")
         if not functions:
             raise VerificationError(
                 f"the deployment finished but no function was indexed in {self.target.ref} "
-                f"after waiting {step.wait:.0f} s", where=where,
+                f"after waiting {step.wait:.0f} s{tail}", where=where,
                 fix=f"{causes}; a slow host may need a longer --index-timeout")
         listed = ", ".join(sorted(f.name for f in functions))
         raise VerificationError(
             f"{len(missing)} of the package's {len(step.expected)} functions were not indexed "
-            f"after {step.wait:.0f} s: {', '.join(missing)} (listed: {listed})", where=where,
-            fix=causes)
+            f"after {step.wait:.0f} s: {', '.join(missing)} (listed: {listed}){tail}",
+            where=where, fix=causes)
 
     def verify_url(self, step: VerifyUrl) -> None:
         url = f"https://{self.target.site.default_host}/{step.path.lstrip('/')}"
@@ -303,3 +342,18 @@ class Executor:
             self.kudu.auth = self.target.bearer
             self.kudu.base_url = f"https://{self.target.site.scm_host}/"
             return call()
+
+
+def _explained(diagnosis: Diagnosis, missing: Sequence[str]) -> list[str]:
+    """Indented lines: what the host said, per missing function and about itself, or why it
+    said nothing."""
+    lines = [f"  {error.line()}" for error in diagnosis.errors]
+    if diagnosis.not_asked:
+        lines.append(f"  (not asked about {len(diagnosis.not_asked)} more: "
+                     f"{', '.join(diagnosis.not_asked)})")
+    if diagnosis.problem:
+        lines.append(f"  (the host's errors could not be read: {diagnosis.problem})")
+    elif not diagnosis.errors:
+        about = "them" if missing else "the app"
+        lines.append(f"  (the host reports no load error for {about})")
+    return lines

@@ -14,12 +14,15 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Mapping
-from dataclasses import dataclass
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path, PurePosixPath
@@ -51,7 +54,12 @@ class IndexedFunction:
 @dataclass(frozen=True)
 class IndexResult:
     functions: tuple[IndexedFunction, ...]
-    errors: tuple[str, ...]  # e.g. the traceback of an import error in function_app.py
+    errors: tuple[str, ...]  # every error, as the host log shows them
+    # The same errors split the way the host's admin API serves them: per function it could not
+    # load (its /admin/functions/{name}/status), and the rest (its /admin/host/status), e.g. the
+    # traceback of an import error in function_app.py.
+    function_errors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    host_errors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -225,15 +233,12 @@ def _indexed(raw: Mapping[str, Any], env: Mapping[str, str]) -> IndexedFunction:
     trigger = next((b for b in bindings if str(b.get("type", "")).lower().endswith("trigger")
                     and b.get("direction", "in") == "in"), None)
     if trigger is None:
-        raise ValueError(f"Function '{name}': no trigger binding; a function needs exactly one")
+        raise ValueError("no trigger binding; a function needs exactly one")
     route: str | None = None
     methods: tuple[str, ...] = ()
     if str(trigger["type"]).lower() == HTTP_TRIGGER:
         route = str(trigger.get("route") or name).strip("/")
-        try:
-            parse_template(route)
-        except ValueError as error:
-            raise ValueError(f"Function '{name}': {error}") from None
+        parse_template(route)  # a ValueError saying what is wrong with the route
         methods = tuple(str(m).upper() for m in trigger.get("methods") or ())
     return IndexedFunction(
         name=name, trigger=str(trigger["type"]), route=route, methods=methods,
@@ -248,20 +253,90 @@ def index_app(wwwroot: Path, python: Path, env: Mapping[str, str], *,
     """The functions the host would load from ``wwwroot``, and why others did not load.
 
     ``env`` holds the app settings; the worker sees them as environment variables (over a
-    minimal PATH/HOME/LANG base), as on Azure.
+    minimal PATH/HOME/LANG base), as on Azure. The result is also kept as the host's last index
+    of ``wwwroot`` (``last_index``), for its admin API.
     """
+    result = _index(wwwroot, python, env, timeout)
+    _remember(wwwroot, result)
+    return result
+
+
+def _index(wwwroot: Path, python: Path, env: Mapping[str, str], timeout: float) -> IndexResult:
     if not (wwwroot / "host.json").is_file():
-        return IndexResult((), (f"host.json not found in {wwwroot}: no functions are loaded",))
+        error = f"host.json not found in {wwwroot}: no functions are loaded"
+        return IndexResult((), (error,), host_errors=(error,))
     run = _run_worker(python, "index", wwwroot, env, b"", timeout)
     if run.answer is None:
-        return IndexResult((), (run.problem,))
-    functions, errors = [], [str(e) for e in run.answer.get("errors", [])]
+        return IndexResult((), (run.problem,), host_errors=(run.problem,))
+    errors = [str(e) for e in run.answer.get("errors", [])]
+    per_function: dict[str, list[str]] = {}
+    host: list[str] = []
+    for error in errors:
+        load = _LOAD_ERROR.match(error)
+        if load:
+            per_function.setdefault(load["name"], []).append(load["error"].strip())
+        else:
+            host.append(error)
+    functions = []
     for raw in run.answer.get("functions", []):
         try:
             functions.append(_indexed(raw, env))
         except (ValueError, KeyError, TypeError) as error:
-            errors.append(str(error))
-    return IndexResult(tuple(functions), tuple(errors))
+            name = raw.get("name") if isinstance(raw, Mapping) else None
+            if isinstance(name, str) and isinstance(error, ValueError):
+                errors.append(f"Function '{name}': {error}")
+                per_function.setdefault(name, []).append(str(error))
+            else:
+                errors.append(str(error))
+                host.append(str(error))
+    return IndexResult(tuple(functions), tuple(errors),
+                       {name: tuple(texts) for name, texts in per_function.items()}, tuple(host))
+
+
+# -- the host's memory of its last index ----------------------------------------------------------
+
+# How the worker reports a v1 function it could not import: the function's name, then the
+# traceback. The host keeps such a function out of its list and says why in its admin API.
+_LOAD_ERROR = re.compile(r"Function '(?P<name>[^'\n]+)' failed to load:(?P<error>.*)", re.DOTALL)
+_MEMORY_SIZE = 256  # wwwroots remembered; more only when many sites are deployed at once
+_memory: OrderedDict[tuple[int, int], IndexResult] = OrderedDict()
+_memory_lock = threading.Lock()
+
+
+def _identity(wwwroot: Path) -> tuple[int, int] | None:
+    """The folder itself, not its path: a slot swap renames site folders, a deployment puts a
+    new folder in place, and the errors must follow the content."""
+    try:
+        info = wwwroot.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _remember(wwwroot: Path, result: IndexResult) -> None:
+    identity = _identity(wwwroot)
+    if identity is None:
+        return
+    with _memory_lock:
+        _memory[identity] = result
+        _memory.move_to_end(identity)
+        while len(_memory) > _MEMORY_SIZE:
+            _memory.popitem(last=False)
+
+
+def last_index(wwwroot: Path, listed: Sequence[str]) -> IndexResult | None:
+    """The last index of ``wwwroot`` in this process, if the site still lists what it found.
+
+    In memory only, as in a host process: after the emulator restarts, nothing is known until
+    the next deployment indexes the app again. ``listed`` (the site's function names) guards
+    against a folder that was replaced or re-created since.
+    """
+    identity = _identity(wwwroot)
+    with _memory_lock:
+        result = _memory.get(identity) if identity is not None else None
+    if result is None or sorted(f.name for f in result.functions) != sorted(listed):
+        return None
+    return result
 
 
 # -- invoking -----------------------------------------------------------------------------------

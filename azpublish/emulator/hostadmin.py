@@ -1,28 +1,39 @@
-"""The Functions host's own admin API on the app's host name: ``/admin/host/status``.
+"""The Functions host's own admin API on the app's host name: ``/admin/host/status`` and
+``/admin/functions/{name}/status``.
 
-As the host answers it: the master key is required (``x-functions-key`` or ``?code=``; admin
+As the host answers them: the master key is required (``x-functions-key`` or ``?code=``; admin
 level, so neither the default host key nor a function key will do), 401 with no body otherwise.
-The emulator's host is always ``Running``; its ``id`` follows the host's rules (the site name,
-``-slot`` for a slot, lower case, at most 32 characters, no trailing ``-``; on Flex a hash of
-that name).
+The host status ``id`` follows the host's rules (the site name, ``-slot`` for a slot, lower
+case, at most 32 characters, no trailing ``-``; on Flex a hash of that name).
+
+Errors come from the host's last index of the site (``funchost.last_index``): a function it
+could not load is not listed, and its status says why (``{"errors": [...]}``; a listed function
+answers ``{}``, a name the host never saw 404). An error no function owns (function_app.py does
+not import, the worker died) is the host's own: ``errors`` in the host status, whose ``state``
+is then ``Error`` when nothing loaded. The host leaves ``errors`` out when there are none.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import uuid
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from azpublish.emulator import funchost
+from azpublish.emulator.context import context_of
 from azpublish.emulator.hostkeys import given_key, is_master_key
 from azpublish.emulator.model import App, Site
+from azpublish.redact import redact
 
 HOST_VERSION = "4.1044.400.0"
 HOST_VERSION_DETAILS = "4.1044.400+azpublish-emulator"
 MAX_HOST_ID = 32
 _STARTED = time.monotonic()  # the emulator's host runs as long as the emulator does
+_FUNCTION_STATUS = re.compile(r"functions/(?P<name>[^/]+)/status")
 
 
 def host_id(app: App, site: Site) -> str:
@@ -43,10 +54,12 @@ def content_editing_state(app: App, site: Site) -> str:
     return "Allowed" if share and "WEBSITE_RUN_FROM_PACKAGE" not in names else "NotAllowed"
 
 
-def host_status(app: App, site: Site) -> dict[str, object]:
-    return {
+def host_status(app: App, site: Site,
+                index: funchost.IndexResult | None = None) -> dict[str, object]:
+    errors = [redact(e) for e in index.host_errors] if index else []
+    status: dict[str, object] = {
         "id": host_id(app, site),
-        "state": "Running",
+        "state": "Error" if errors and not site.functions else "Running",
         "version": HOST_VERSION,
         "versionDetails": HOST_VERSION_DETAILS,
         "platformVersion": "",  # empty on Linux workers
@@ -55,14 +68,36 @@ def host_status(app: App, site: Site) -> dict[str, object]:
         "processUptime": int((time.monotonic() - _STARTED) * 1000),
         "functionAppContentEditingState": content_editing_state(app, site),
     }
+    if errors:
+        status["errors"] = errors
+    return status
+
+
+def function_status(site: Site, name: str,
+                    index: funchost.IndexResult | None) -> dict[str, object] | None:
+    """The host's answer for one function (None: 404). Names compare case-insensitively."""
+    errors = next((texts for known, texts in (index.function_errors if index else {}).items()
+                   if known.lower() == name.lower()), ())
+    if errors:
+        return {"errors": [redact(e) for e in errors]}
+    if any(f.name.lower() == name.lower() for f in site.functions):
+        return {}
+    return None
 
 
 def admin_endpoint(request: Request, app: App, site: Site, path: str) -> Response:
     """``path`` is the part after ``admin/``, lower-cased."""
-    if path.strip("/") != "host/status":
+    route = path.strip("/")
+    function = _FUNCTION_STATUS.fullmatch(route)
+    if route != "host/status" and function is None:
         return Response(status_code=404)
     if request.method != "GET":
         return Response(status_code=405, headers={"Allow": "GET"})
     if not is_master_key(site, given_key(request)):
         return Response(status_code=401)
-    return JSONResponse(host_status(app, site))
+    wwwroot = context_of(request).layout.wwwroot(app.name, site.slot)
+    index = funchost.last_index(wwwroot, [f.name for f in site.functions])
+    if function is None:
+        return JSONResponse(host_status(app, site, index))
+    answer = function_status(site, function["name"], index)
+    return Response(status_code=404) if answer is None else JSONResponse(answer)

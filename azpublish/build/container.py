@@ -30,7 +30,14 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from azpublish.build.audit import Target
+from azpublish.build.availability import (
+    build_failed,
+    find_build_failure,
+    find_missing,
+    where_listed,
+)
 from azpublish.build.engine import InstallRequest
+from azpublish.build.wheels import WheelsEngine
 from azpublish.errors import BuildError
 from azpublish.redact import redact, register_secret, register_url_credentials
 
@@ -121,12 +128,7 @@ class ContainerEngine:
         finally:
             _remove(container)
         if status != 0:
-            raise BuildError(
-                f"{request.installer} install failed in the build container (exit {status}):\n"
-                + "\n".join(tail),
-                where=str(plan.main_file),
-                fix="fix the requirement the output names; a package that needs a system "
-                    "library can get its -dev package with --additional-packages \"pkg ...\"")
+            raise _install_failure(request, plan.main_file, status, tail, log)
         # uv's lock file for the target folder is no part of the app.
         lock = plan.output / ".lock"
         if request.installer == "uv" and lock.is_file() and lock.stat().st_size == 0:
@@ -311,6 +313,30 @@ def _docker_failure(error: BaseException, doing: str) -> BuildError:
                               "DOCKER_HOST, or use --engine wheels / --build remote")
     return BuildError(f"{doing} failed: {text}", where=host,
                       fix="check that the Docker engine works (docker info)")
+
+
+def _install_failure(request: InstallRequest, main_file: Path, status: int, tail: list[str],
+                     log: Callable[[str], None]) -> BuildError:
+    """Name the package the installer's output blames, and what would fix it."""
+    missing = find_missing(tail, request.installer)
+    if missing is not None:
+        # Listed with the host's pip and the same index settings (the container shares the
+        # host network); no source fix to offer: this build compiles sdists already.
+        return WheelsEngine().explain(missing, request, log, source_fix=None)
+    failed = find_build_failure(tail, request.installer)
+    if failed is not None:
+        return build_failed(failed, request.target, main_file) or BuildError(
+            f"package {failed!r} did not build from source for {request.target.describe()} "
+            f"(exit {status}):\n" + "\n".join(tail), where=where_listed(failed, main_file),
+            fix="read the build output above: a package that needs a system library can get "
+                "its -dev package with --additional-packages \"pkg ...\"; or pin a version that "
+                f"has a wheel for CPython {request.target.python_version}")
+    return BuildError(
+        f"{request.installer} install failed in the build container (exit {status}):\n"
+        + "\n".join(tail),
+        where=str(main_file),
+        fix="fix the requirement the output names; a package that needs a system "
+            "library can get its -dev package with --additional-packages \"pkg ...\"")
 
 
 def _remove(container: Any) -> None:

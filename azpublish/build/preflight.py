@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from azpublish.build import module_hints
 from azpublish.build.audit import Target
 from azpublish.errors import BuildError
 from azpublish.redact import redact
@@ -38,15 +39,6 @@ NATIVE_FIX = "build with --build local (container) so native libraries match the
 NO_FUNCTIONS_FIX = "no function registered: check the decorators / that app is a FunctionApp"
 SKIP_HINT = "skip this check with --no-preflight"
 
-# Import names whose distribution is named differently (the usual suspects).
-_DISTRIBUTIONS = {
-    "yaml": "PyYAML", "PIL": "Pillow", "cv2": "opencv-python-headless", "sklearn": "scikit-learn",
-    "skimage": "scikit-image", "bs4": "beautifulsoup4", "dateutil": "python-dateutil",
-    "dotenv": "python-dotenv", "jwt": "PyJWT", "Crypto": "pycryptodome", "attr": "attrs",
-    "OpenSSL": "pyOpenSSL", "jose": "python-jose", "multipart": "python-multipart",
-    "docx": "python-docx", "fitz": "PyMuPDF", "MySQLdb": "mysqlclient", "git": "GitPython",
-    "psycopg2": "psycopg2-binary", "magic": "python-magic", "serial": "pyserial",
-}
 # Namespace packages: the distribution is named after the full module path.
 _NAMESPACES = ("azure", "google")
 # Standard library modules removed in a given Python version (PEP 594, PEP 632).
@@ -324,7 +316,20 @@ def _missing_module_fix(module: str, located: object, target: Target) -> str:
     if removed is not None and target.python >= removed:
         return (f"{top} is not in the standard library since Python {removed[0]}.{removed[1]}: "
                 "use its replacement, or add a backport that provides it to requirements.txt")
-    distribution = _DISTRIBUTIONS.get(top)
+    return _distribution_fix(top)
+
+
+def _distribution_fix(top: str) -> str:
+    """Name the distribution to add, or say why none can be added on Linux."""
+    if top in module_hints.WINDOWS_STDLIB:
+        return (f"{top} is in the standard library only on Windows, and the app runs on Linux: "
+                'import it only on Windows (if sys.platform == "win32")')
+    distribution = module_hints.distribution_for(top)
+    if distribution and module_hints.is_windows_only(distribution):
+        marked = module_hints.with_windows_marker(distribution)
+        return (f"{top} comes from {distribution}, which exists only for Windows, and the app "
+                'runs on Linux: import it only on Windows (if sys.platform == "win32"), and '
+                f"list it as '{marked}' in requirements.txt")
     if distribution:
         return f"add {distribution} to requirements.txt (it provides the module {top})"
     return f"add {top} to requirements.txt"

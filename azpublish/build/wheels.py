@@ -10,6 +10,8 @@ Source distributions: the install is binary-only. When it fails on a package tha
 wheel, that package alone is built from its sdist with the host's pip (``pip wheel --no-deps``);
 a ``py3-none-any`` result runs anywhere and joins the install through a local find-links folder,
 anything else is native code that needs the container engine, and is an error naming it.
+When no distribution fits, pip lists what the indexes hold for the package, so the error can say
+whether the name, the pin, the target Python or the platform is the problem (``availability``).
 
 Index settings (``PIP_INDEX_URL`` ... from the request, from the environment and from pip's
 config files) reach the installer only as environment variables; for uv they are translated
@@ -22,19 +24,26 @@ import configparser
 import dataclasses
 import functools
 import os
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging import tags
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
+from azpublish.build import module_hints
 from azpublish.build.audit import Target
+from azpublish.build.availability import (
+    Inventory,
+    Missing,
+    explain,
+    find_missing,
+    parse_inventory,
+)
 from azpublish.build.engine import Installer, InstallRequest
 from azpublish.errors import BuildError
 from azpublish.redact import redact, register_secret, register_url_credentials
@@ -43,6 +52,9 @@ FIX_NATIVE = ("build with the container engine (--engine container), which compi
               "target, or let the server build (--build remote)")
 MAX_SOURCE_BUILDS = 10
 _TAIL_LINES = 30
+INVENTORY_TIMEOUT = 120.0  # seconds for pip to list one project's files
+# No version equals this, so listing a project's files never downloads one of them.
+_NO_VERSION = "===azpublish-lists-files-only"
 
 # The manylinux levels uv accepts in --python-platform (uv pip install --help).
 _UV_GLIBC_MINORS = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
@@ -62,27 +74,6 @@ _UV_VARIABLES = {
     "retries": "UV_HTTP_RETRIES",
 }
 _BOOLEAN_UV_VARIABLES = {"no-index": "UV_NO_INDEX"}
-
-# What uv and pip say when a package has no usable distribution. uv names the version
-# ("Because foo==1.0 has no usable wheels ..."), pip the requirement as it was asked for.
-_UV_NO_WHEEL = re.compile(
-    r"(?:Because|and|,)\s+(?:only\s+)?(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)"
-    r"(?:==(?P<version>[^\s,]+))?\s+(?:is available and \S+ )?has no (?:usable )?wheels")
-_UV_NO_VERSIONS = re.compile(
-    r"no versions of (?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)"
-    r"|(?P<unknown>[A-Za-z0-9][A-Za-z0-9._-]*) was not found in the package registry")
-_PIP_NO_MATCH = re.compile(
-    r"No matching distribution found for (?P<spec>[A-Za-z0-9][^\s;]*)")
-
-
-@dataclass(frozen=True)
-class Missing:
-    """A package the binary-only install could not find a wheel for."""
-
-    name: str  # canonical
-    spec: str  # what to build: "foo==1.0", or "foo>=2" as pip quoted it
-    exists: bool  # False when the index has no version of it at all
-
 
 def default_installer() -> Installer:
     return "uv" if find_uv() else "pip"
@@ -148,10 +139,7 @@ class WheelsEngine:
                 "python": request.target.python_version}
 
     def install(self, request: InstallRequest, log: Callable[[str], None]) -> None:
-        for name, value in request.index_env.items():
-            register_url_credentials(value)
-            if any(word in name.upper() for word in ("PASSWORD", "TOKEN", "SECRET")):
-                register_secret(value)
+        _register_secrets(request.index_env)
         settings = pip_settings(request.index_env)
         built: set[str] = set()
         with tempfile.TemporaryDirectory(prefix="azpublish-wheelhouse-") as wheelhouse:
@@ -173,8 +161,9 @@ class WheelsEngine:
                         fix="check the requirement and the index settings (PIP_INDEX_URL, "
                         "PIP_EXTRA_INDEX_URL) named above; if a package has no wheel for the "
                         "target, " + FIX_NATIVE)
-                if not missing.exists or missing.name in built or len(built) >= MAX_SOURCE_BUILDS:
-                    raise _no_wheel(missing, request)
+                if (not missing.exists or missing.name in built or len(built) >= MAX_SOURCE_BUILDS
+                        or module_hints.is_windows_only(missing.name)):
+                    raise self.explain(missing, request, log)
                 log(f"{missing.name} has no wheel for the target; building it from source, "
                     "which works only for pure-Python packages")
                 self._build_pure_wheel(missing, request, settings, Path(wheelhouse), log)
@@ -271,12 +260,43 @@ class WheelsEngine:
             env = self._env(dataclasses.replace(request, installer="pip"), settings, [])
             code, tail = self._run(command, env, request.project_root, log)
             if code != 0 and find_missing(tail, "pip") is not None:
-                raise _no_wheel(Missing(missing.name, missing.spec, exists=False), request)
+                raise self.explain(missing, request, log)  # no source distribution either
             wheels = list(Path(scratch).glob("*.whl"))
             if code != 0 or len(wheels) != 1 or not _is_pure(wheels[0]):
-                raise _no_wheel(missing, request, built=code == 0)
+                raise _native_source(missing, request, built=code == 0)
             shutil.move(str(wheels[0]), wheelhouse / wheels[0].name)
             log(f"built {wheels[0].name} (pure Python) from the source distribution")
+
+    # -- saying why nothing fits -----------------------------------------------------------
+
+    def explain(self, missing: Missing, request: InstallRequest, log: Callable[[str], None],
+                source_fix: str | None = FIX_NATIVE) -> BuildError:
+        """The error for a package with no usable distribution, from what the indexes hold.
+        The container engine uses it too (with no ``source_fix``: it compiled already)."""
+        log(f"listing the files the package indexes have for {missing.name}")
+        inventory = self.inventory(missing.name, request)
+        main = request.requirement_files[0] if request.requirement_files else None
+        return explain(missing, inventory, request.target, target_tags(request.target), main,
+                       source_fix)
+
+    def inventory(self, name: str, request: InstallRequest) -> Inventory | None:
+        """Every file of ``name`` on the indexes, as pip's verbose output lists them (so pip's
+        index settings, credentials and find-links apply); None when pip gave no answer."""
+        _register_secrets(request.index_env)
+        settings = pip_settings(request.index_env)
+        env = self._env(dataclasses.replace(request, installer="pip"), settings, [])
+        with tempfile.TemporaryDirectory(prefix="azpublish-inventory-") as scratch:
+            command = [self.python, "-m", "pip", "download", "-vv", "--no-deps", "--no-input",
+                       "--disable-pip-version-check", "--progress-bar", "off", "--dest", scratch,
+                       name + _NO_VERSION]
+            try:
+                result = subprocess.run(command, cwd=request.project_root, env=env,
+                                        stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                        encoding="utf-8", errors="replace", check=False,
+                                        timeout=INVENTORY_TIMEOUT)
+            except (OSError, subprocess.TimeoutExpired):
+                return None
+        return parse_inventory(name, (result.stdout + result.stderr).splitlines())
 
 
 # -- pip's configuration, as pip itself would read it -----------------------------------------
@@ -320,42 +340,31 @@ def _pip_config_files(environ: Mapping[str, str]) -> Iterator[Path]:
     yield from (path for path in candidates if path.is_file())
 
 
-# -- reading the installers' failures ----------------------------------------------------------
+# -- the target and the failures ----------------------------------------------------------------
 
 
-def find_missing(lines: Sequence[str], installer: Installer) -> Missing | None:
-    text = "\n".join(lines)
-    if installer == "uv":
-        match = _UV_NO_WHEEL.search(text)
-        if match:
-            name = match.group("name")
-            version = match.group("version")
-            return Missing(canonicalize_name(name), f"{name}=={version}" if version else name,
-                           exists=True)
-        match = _UV_NO_VERSIONS.search(text)
-        if match:
-            name = match.group("name") or match.group("unknown")
-            return Missing(canonicalize_name(name), name, exists=False)
-        return None
-    match = _PIP_NO_MATCH.search(text)
-    if not match:
-        return None
-    spec = match.group("spec")
-    name = re.split(r"[<>=!~\[(]", spec, maxsplit=1)[0]
-    return Missing(canonicalize_name(name), spec, exists=True)
+def target_tags(target: Target) -> frozenset[tags.Tag]:
+    """The wheel tags the target accepts: those pip's and uv's target options select."""
+    version, platforms = target.python, pip_platforms(target)
+    interpreter = f"cp{version[0]}{version[1]}"
+    return frozenset([*tags.cpython_tags(version, [interpreter], platforms),
+                      *tags.compatible_tags(version, interpreter, platforms)])
 
 
-def _no_wheel(missing: Missing, request: InstallRequest, built: bool = False) -> BuildError:
-    if not missing.exists:
-        return BuildError(f"package {missing.name!r} has neither a wheel nor a source "
-                          "distribution on the package indexes",
-                          where=str(request.requirement_files[0]),
-                          fix="check its name, and the index settings (PIP_INDEX_URL, "
-                          "PIP_EXTRA_INDEX_URL)")
+def _native_source(missing: Missing, request: InstallRequest, built: bool) -> BuildError:
+    """Only a source distribution, and it is not pure Python (or did not build at all)."""
+    where = str(request.requirement_files[0])
     why = ("its source distribution builds native code" if built
            else "and it could not be built from source as pure Python")
     return BuildError(f"package {missing.name!r} has no wheel for {request.target.describe()}, "
-                      f"{why}", where=str(request.requirement_files[0]), fix=FIX_NATIVE)
+                      f"{why}", where=where, fix=FIX_NATIVE)
+
+
+def _register_secrets(index_env: Mapping[str, str]) -> None:
+    for name, value in index_env.items():
+        register_url_credentials(value)
+        if any(word in name.upper() for word in ("PASSWORD", "TOKEN", "SECRET")):
+            register_secret(value)
 
 
 def _is_pure(wheel: Path) -> bool:

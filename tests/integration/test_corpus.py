@@ -44,7 +44,14 @@ SHAPES = {
                    "healthz", "durable v2 up, blueprint of Blueprint"),
     "reexport-v1": ({"Greet", "Thumbnail", "NightlyDigest"}, "greet/ada",
                     "hello ada, re-exported"),
+    # The frozen requirements list azure-functions-worker, which the package mirror does not
+    # even serve: both builds pass only because the line is left out.
+    "worker-listed": ({"frozen"}, "frozen", "six 1.17.0 without the worker"),
 }
+# Dependencies only in pyproject.toml: refused until `azpublish lock` writes requirements.txt.
+PYPROJECT_ONLY = "pyproject-only"
+# One of three v1 functions imports a module nothing installs.
+ONE_BROKEN = "one-broken"
 # The monorepo is a repository, not an app: each app below src/ is published from its own folder.
 MONOREPO = "monorepo"
 MONOREPO_APPS = {
@@ -55,34 +62,17 @@ BUILDS = {"remote": ("--build", "remote"), "local": ("--build", "local", "--engi
 
 
 def test_every_corpus_app_is_in_the_table() -> None:
-    assert {p.name for p in CORPUS.iterdir() if p.is_dir()} == {*SHAPES, MONOREPO}
+    assert {p.name for p in CORPUS.iterdir() if p.is_dir()} == {*SHAPES, MONOREPO,
+                                                                PYPROJECT_ONLY, ONE_BROKEN}
     assert {p.parent.name for p in (CORPUS / MONOREPO).glob("src/*/host.json")} \
         == set(MONOREPO_APPS)
 
 
-# KNOWN DEFECT (azpublish/build/remote.py, not fixed here): a remote build packages
-# requirements.txt as it is, so an include outside the app (the monorepo's
-# `-r ../../requirements/common.txt`) is not in the package and the server's pip cannot open it;
-# azpublish uploads anyway and exits 4 after the server build. It should put the includes that
-# lie outside the app into the package (or refuse before uploading, exit 2, naming the include).
-# Until then the monorepo's remote cases end as an expected failure on exactly this message;
-# once fixed they run to the end like every other case.
-OUTSIDE_INCLUDE = "Could not open requirements file: [Errno 2] No such file or directory: " \
-    "'../../requirements/common.txt'"
-
-
 def publish_and_call(run: Run, emulator: RunningEmulator, project: Path, build: str,
-                     expected: set[str], path: str, answer: str, *,
-                     known_defect: str | None = None) -> None:
-    """Publish ``project`` to a new app: all of ``expected`` indexed, ``path`` answers.
-
-    ``known_defect``: the message of a failure (exit 4) this case is known to end in today; the
-    case is then an expected failure, and only on exactly that message.
-    """
+                     expected: set[str], path: str, answer: str) -> None:
+    """Publish ``project`` to a new app: all of ``expected`` indexed, ``path`` answers."""
     app = emulator.create_app(plan="premium")
     code, out, err = run("--project-dir", project, "--app", app, *BUILDS[build], "--json")
-    if known_defect is not None and code == 4 and known_defect in err:
-        pytest.xfail(f"known defect, see the comment above OUTSIDE_INCLUDE: {known_defect}")
     assert code == 0, err
     report = json.loads(out)
     assert {f["name"] for f in report["functions"]} == expected
@@ -110,8 +100,9 @@ def test_each_app_of_a_monorepo_publishes_from_its_folder(run: Run, emulator: Ru
                                                           build: str) -> None:
     repository = tmp_path / MONOREPO
     shutil.copytree(CORPUS / MONOREPO, repository)
-    publish_and_call(run, emulator, repository / "src" / member, build, *MONOREPO_APPS[member],
-                     known_defect=OUTSIDE_INCLUDE if build == "remote" else None)
+    # The apps include pins kept at the repository root (-r ../../requirements/common.txt): a
+    # remote build packages them inlined, as the server reads only the package.
+    publish_and_call(run, emulator, repository / "src" / member, build, *MONOREPO_APPS[member])
 
 
 def test_the_monorepo_root_is_refused_naming_its_apps(run: Run, emulator: RunningEmulator,
@@ -123,4 +114,38 @@ def test_the_monorepo_root_is_refused_naming_its_apps(run: Run, emulator: Runnin
     assert code == 2, err
     assert "no host.json" in err
     assert "function apps below this folder: src/billing, src/orders" in err, err
+    assert emulator.kudu("GET", app, "/api/deployments").json() == []
+
+
+def test_dependencies_only_in_pyproject_are_refused_until_locked(
+        run: Run, emulator: RunningEmulator, tmp_path: Path) -> None:
+    root = tmp_path / PYPROJECT_ONLY
+    shutil.copytree(CORPUS / PYPROJECT_ONLY, root)
+    app = emulator.create_app(plan="premium")
+    code, _, err = run("--project-dir", root, "--app", app, "--build", "remote")
+    assert code == 2, err
+    assert "pyproject.toml lists 2 dependencies, but there is no requirements.txt" in err
+    assert "azpublish lock" in err
+    assert emulator.kudu("GET", app, "/api/deployments").json() == []
+    code, _, err = run("lock", "--project-dir", root, "--engine", "wheels")
+    assert code == 0, err
+    assert "packaging==24.0" in (root / "requirements.txt").read_text()
+    for build in sorted(BUILDS):
+        publish_and_call(run, emulator, root, build, {"inventory"}, "inventory",
+                         "api 0.3.0 on packaging")
+
+
+def test_one_function_that_cannot_import_is_stopped_before_the_upload(
+        run: Run, emulator: RunningEmulator, tmp_path: Path) -> None:
+    """A local build's import check stops it (exit 3), naming the script and the package to
+    add. (A remote build cannot tell: on Azure the host lists a model v1 function from its
+    function.json even when its script fails to import, and fails only when it is called.)"""
+    root = tmp_path / ONE_BROKEN
+    shutil.copytree(CORPUS / ONE_BROKEN, root)
+    app = emulator.create_app(plan="premium")
+    code, out, err = run("--project-dir", root, "--app", app, *BUILDS["local"], "--json")
+    assert code == 3, err
+    assert "Reports/__init__.py" in err and "No module named 'pandas'" in err
+    assert "add pandas to requirements.txt" in err
+    assert json.loads(out)["failed_stage"] == "build"
     assert emulator.kudu("GET", app, "/api/deployments").json() == []

@@ -57,6 +57,7 @@ __all__ = [
     "VENV_RULE",
     "FileEntry",
     "Ignored",
+    "Overlay",
     "Rule",
     "Selection",
     "parse_funcignore",
@@ -90,6 +91,16 @@ class FileEntry:
 class Ignored:
     path: str  # posix, relative; a wholly excluded directory is reported once, ending in "/"
     rule: Rule
+
+
+@dataclass(frozen=True)
+class Overlay:
+    """A folder outside the project packaged under ``archive_prefix``: what a build produced
+    (its dependencies), shipped without ever being written into the project."""
+
+    archive_prefix: str  # e.g. ".python_packages/lib/site-packages"
+    source: Path
+    label: str  # who adds it, e.g. "--build local"
 
 
 @dataclass(frozen=True)
@@ -440,8 +451,9 @@ class _Folder:
 
 
 class _Walker:
-    def __init__(self, root: Path, rules: _Matcher, forced: _Matcher) -> None:
+    def __init__(self, root: Path, rules: _Matcher, forced: _Matcher, prefix: str = "") -> None:
         self._root = root
+        self._prefix = prefix  # where root lies in the archive: "" for the project itself
         self._root_prefix = str(root).rstrip(os.sep) + os.sep  # "/" stays "/"
         self._rules = rules  # every rule, the forced ones last so that they always win
         self._forced = forced  # the forced rules alone, for where linked files really are
@@ -449,11 +461,13 @@ class _Walker:
         self.ignored: list[Ignored] = []
 
     def walk(self) -> None:
-        stack = [_Folder(self._root, "", "", frozenset((str(self._root),)))]
+        prefix = self._prefix
+        stack = [_Folder(self._root, prefix, prefix, frozenset((str(self._root),)))]
         while stack:
             folder = stack.pop()
             entries = self._list(folder)
-            if folder.prefix and any(e.name == VENV_MARKER and e.is_file() for e in entries):
+            if folder.prefix != self._prefix and any(e.name == VENV_MARKER and e.is_file()
+                                                     for e in entries):
                 self.ignored.append(Ignored(folder.prefix, VENV_RULE))
             else:
                 self._visit_entries(folder, entries, stack)
@@ -644,7 +658,8 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 def select_files(root: Path, *, extra_excludes: Sequence[tuple[str, str]] = (),
-                 extra_includes: Sequence[tuple[str, str]] = ()) -> Selection:
+                 extra_includes: Sequence[tuple[str, str]] = (),
+                 overlays: Sequence[Overlay] = ()) -> Selection:
     """Walk ``root`` and split it into what is packaged and what is not (with the rule why).
 
     ``extra_excludes`` are ``(pattern, label)`` pairs that always apply and cannot be
@@ -652,6 +667,8 @@ def select_files(root: Path, *, extra_excludes: Sequence[tuple[str, str]] = (),
     root folders packaged whatever .funcignore says, e.g. ``(".python_packages/", "--build
     local")`` (the default rules and the always-rules still apply inside them);
     ``overridden`` then names the .funcignore rules that would have excluded them.
+    ``overlays`` are folders outside the project packaged under a prefix; .funcignore does not
+    apply inside them (as it cannot inside ``extra_includes``), the defaults and always-rules do.
 
     Raises ``ProjectError`` for an unreadable ``.funcignore`` or folder, a pattern that cannot
     be honoured, or a special file (fifo, socket, device) that no rule excludes, and
@@ -677,13 +694,21 @@ def select_files(root: Path, *, extra_excludes: Sequence[tuple[str, str]] = (),
     # them, so caches inside stay out as they would anywhere else.
     rules = _Matcher((*DEFAULT_RULES, *funcignore, *included,
                       *(DEFAULT_RULES if included else ()), *forced))
-    walker = _Walker(real_root, rules, _Matcher(forced))
+    walkers = [_Walker(real_root, rules, _Matcher(forced))]
+    for overlay in overlays:
+        prefix = overlay.archive_prefix.strip("/") + "/"
+        inside = _Matcher((*DEFAULT_RULES, *ALWAYS_RULES))
+        walkers.append(_Walker(overlay.source.resolve(strict=True), inside, inside, prefix))
     with _cyclic_gc_paused():
-        walker.walk()
+        for walker in walkers:
+            walker.walk()
+    top_folders = [(o.archive_prefix.split("/", 1)[0], o.label) for o in overlays]
     return Selection(
-        included=tuple(sorted(walker.included, key=lambda entry: entry.archive_path)),
-        ignored=tuple(sorted(walker.ignored, key=lambda ignored: ignored.path)),
-        overridden=_overridden(funcignore, extra_includes),
+        included=tuple(sorted((e for w in walkers for e in w.included),
+                              key=lambda entry: entry.archive_path)),
+        ignored=tuple(sorted((i for w in walkers for i in w.ignored),
+                             key=lambda ignored: ignored.path)),
+        overridden=_overridden(funcignore, [*extra_includes, *top_folders]),
     )
 
 

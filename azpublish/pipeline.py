@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, replace
@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from azpublish import __version__
-from azpublish.build import make_builder
+from azpublish.build import SITE_PACKAGES, IndexedFunction, make_builder
 from azpublish.build.audit import Target
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 from azpublish.ignore import Selection, select_files
 from azpublish.package import PackageMemo, PackageReport, write_package
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
+from azpublish.requirements import packaged_copies
 from azpublish.settings import DEFAULT_PYTHON, BuildMode, Settings
+from azpublish.staging import stage_entries
 
 if TYPE_CHECKING:  # the deploy stage pulls in the Azure SDKs: imported only when deploying
     from azpublish.deploy.plan import Step
@@ -56,6 +58,9 @@ def publish(settings: Settings, report: Reporter) -> int:
             selection = select_files(project.root, extra_excludes=builder.excludes,
                                      extra_includes=builder.includes)
         print_listing(selection, settings, report)
+        if builder.mode == "local" and not project.requirements.empty:
+            report.info(f"(the dependencies --build local installs are packaged under "
+                        f"{SITE_PACKAGES}/ too; they are built, not listed)")
         return ExitCode.OK
 
     deploy_target = None
@@ -66,37 +71,49 @@ def publish(settings: Settings, report: Reporter) -> int:
         with stage("resolve", report):  # reads only: a dry run may do it too
             deploy_target = resolve_target(settings, report)
             check_supported(deploy_target.site.plan, builder.mode)
+    check_dependencies_declared(project)
     python = (deploy_target.python_version if deploy_target
               else settings.python_version or DEFAULT_PYTHON)
     target = Target(python)
     report.data["build"] = {"mode": builder.mode, "python_version": target.python_version}
-    with stage("build", report):
-        result = builder.build(project, target, report)
-    with stage("filter", report):
-        selection = select_files(project.root, extra_excludes=builder.excludes,
-                                 extra_includes=builder.includes)
-        for rule, label in selection.overridden:
-            report.warn(f"{rule.describe()} would exclude {rule.pattern.strip('/')}, but "
-                        f"{label} packages it anyway: the app needs its dependencies")
-
-    if settings.dry_run:
-        describe_dry_run(selection, settings, report)
-        if deploy_target:
-            from azpublish.deploy.executor import describe_plan
-
-            describe_plan(deploy_plan(deploy_target, builder.mode, "", settings,
-                                      function_names(project)), report)
-        return ExitCode.OK
-
+    # The run's workspace: what the build produces and the staged wwwroot live here, never in
+    # the project, and go when the run ends, however it ends.
     with tempfile.TemporaryDirectory(prefix="azpublish-") as scratch:
-        destination = settings.output_zip or Path(scratch) / "package.zip"
+        workspace = Path(scratch)
+        (workspace / "build").mkdir()
+        with stage("build", report):
+            result = builder.build(project, target, report, workspace / "build")
+        with stage("filter", report):
+            selection = select_files(project.root, extra_excludes=builder.excludes,
+                                     extra_includes=builder.includes, overlays=result.overlays)
+            # The server's build reads the packaged requirement files: they go without the
+            # lines naming what the platform provides (a build here leaves them out too), and
+            # with what they include from outside the app inlined.
+            selection = with_copies(selection, packaged_copies(
+                project.requirements, project.root, workspace / "requirements"))
+            for rule, label in selection.overridden:
+                report.warn(f"{rule.describe()} would exclude {rule.pattern.strip('/')}, but "
+                            f"{label} packages it anyway: the app needs its dependencies")
+
+        if settings.dry_run:
+            describe_dry_run(selection, settings, report)
+            if deploy_target:
+                from azpublish.deploy.executor import describe_plan
+
+                describe_plan(deploy_plan(deploy_target, builder.mode, "", settings,
+                                          function_names(project)), report)
+            return ExitCode.OK
+
+        destination = settings.output_zip or workspace / "package.zip"
         package, indexed = package_while_checking(selection, destination, project.root,
-                                                  result.check, settings, report)
+                                                  result.check, workspace, settings, report)
         describe_package(package, report)
+        if indexed:
+            describe_indexed(indexed, report)
         if deploy_target:
             with stage("deploy", report):
                 deploy(deploy_target, builder.mode, package, settings, report,
-                       function_names(project) or indexed)
+                       function_names(project) or tuple(f.name for f in indexed))
     return ExitCode.OK
 
 
@@ -158,6 +175,24 @@ def check_lock(root: Path, settings: Settings, report: Reporter) -> None:
     report.warn(f"{message}; run `azpublish lock` (--strict-lock makes this an error)")
 
 
+def check_dependencies_declared(project: Project) -> None:
+    """Dependencies only in pyproject.toml: no Functions build reads them (the server's and
+    Core Tools' install requirements.txt), so the app would deploy without them."""
+    pyproject = project.root / "pyproject.toml"
+    if project.requirements.files or not pyproject.is_file():
+        return
+    from azpublish.lock import read_project_table
+
+    dependencies = read_project_table(pyproject).get("dependencies")
+    if dependencies:
+        raise UsageError(
+            f"pyproject.toml lists {len(dependencies)} dependencies, but there is no "
+            "requirements.txt: the Functions build installs only requirements.txt, so the app "
+            "would be deployed without them", where=str(pyproject),
+            fix="run `azpublish lock` to write requirements.txt from [project] dependencies "
+            "(pinned, for the app's Python), and commit it")
+
+
 def describe_project(project: Project, report: Reporter) -> None:
     for warning in project.warnings:
         report.warn(warning)
@@ -191,17 +226,24 @@ def describe_dry_run(selection: Selection, settings: Settings, report: Reporter)
 
 
 def package_while_checking(selection: Selection, destination: Path, root: Path,
-                           check: Callable[[], tuple[str, ...]] | None, settings: Settings,
-                           report: Reporter) -> tuple[PackageReport, tuple[str, ...]]:
-    """Package while the build's check (the import preflight) runs in a thread; the package
-    replaces ``destination`` only once both have succeeded. Also the functions the check
-    indexed."""
+                           check: Callable[[Path], tuple[IndexedFunction, ...]] | None,
+                           workspace: Path, settings: Settings, report: Reporter
+                           ) -> tuple[PackageReport, tuple[IndexedFunction, ...]]:
+    """Package while the build's check (the import preflight) runs in a thread on a staged
+    wwwroot of exactly the selected files; the package replaces ``destination`` only once both
+    have succeeded. Also the functions the check indexed."""
     if check is None:
         with stage("package", report):
             return package_selection(selection, destination, root, settings, report), ()
     pending = destination.with_name(f".{destination.name}.{os.getpid()}.pending")
+    wwwroot = workspace / "wwwroot"
+
+    def staged_check() -> tuple[IndexedFunction, ...]:
+        stage_entries(selection.included, wwwroot)
+        return check(wwwroot)
+
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="azpublish-check") as pool:
-        checked = pool.submit(check)
+        checked = pool.submit(staged_check)
         try:
             with stage("package", report):
                 package = package_selection(selection, pending, root, settings, report)
@@ -223,6 +265,30 @@ def package_selection(selection: Selection, dest: Path, root: Path, settings: Se
     with report.progress("packaging", total) as advance:
         return write_package(selection.included, dest, max_size=settings.max_package_size,
                              progress=advance, reuse=memo)
+
+
+def with_copies(selection: Selection, copies: Mapping[Path, Path]) -> Selection:
+    """``selection`` with each file that has a copy in ``copies`` packaged from that copy."""
+    if not copies:
+        return selection
+    included = []
+    for entry in selection.included:
+        copy = copies.get(entry.source.resolve())
+        included.append(entry if copy is None else
+                        replace(entry, source=copy, size=copy.stat().st_size))
+    return replace(selection, included=tuple(included))
+
+
+def describe_indexed(indexed: tuple[IndexedFunction, ...], report: Reporter) -> None:
+    """The functions as the import check found them: what discovery cannot see by reading
+    (blueprints, schedules, MCP tools, re-exported entry points) is listed too."""
+    described = report.data["project"]
+    scripts = {f["name"]: f["script"] for f in described["functions"]}
+    described["functions"] = [{"name": f.name, "trigger": f.trigger,
+                               "script": scripts.get(f.name)} for f in indexed]
+    report.detail(f"the import check indexed {len(indexed)} functions:")
+    for function in indexed:
+        report.detail(f"    {function.name} - [{function.trigger or 'trigger unknown'}]")
 
 
 def describe_package(package: PackageReport, report: Reporter) -> None:

@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from azpublish.errors import ProjectError
-from azpublish.requirements import Requirements, read_requirements
+from azpublish.local_settings import read_local_settings
+from azpublish.requirements import PLATFORM_OWNED, Requirements, read_requirements
 
 Model = Literal["v1", "v2"]
 V2_SCRIPT = "function_app.py"
@@ -95,8 +96,11 @@ def _point_at_apps(folder: Path, otherwise: str) -> str:
 def discover(root: Path) -> Project:
     warnings: list[str] = []
     check_host_json(root / "host.json")
-    check_local_settings(root / "local.settings.json", warnings)
+    check_local_settings(root, warnings)
     requirements = read_requirements(root / "requirements.txt")
+    for line in requirements.left_out:
+        warnings.append(f"{line.file}:{line.lineno}: {line.name} is left out of the build: "
+                        f"{PLATFORM_OWNED[str(line.name)]}; remove the line")
 
     v1 = v1_functions(root)
     has_v2 = (root / V2_SCRIPT).is_file()
@@ -139,19 +143,18 @@ def check_host_json(path: Path) -> None:
                            '"2.0"', where=str(path), fix='set "version": "2.0"')
 
 
-def check_local_settings(path: Path, warnings: list[str]) -> None:
-    if not path.is_file():
+def check_local_settings(root: Path, warnings: list[str]) -> None:
+    settings = read_local_settings(root)
+    if settings is None:
         return
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        warnings.append(f"{path}: not valid JSON (it is never published, so only a warning)")
+    if settings.problem is not None:
+        warnings.append(f"{settings.path}: {settings.problem} (it is never published, so only "
+                        "a warning; the import check runs without its Values)")
         return
-    values = data.get("Values") if isinstance(data, dict) else None
-    runtime = values.get("FUNCTIONS_WORKER_RUNTIME") if isinstance(values, dict) else None
-    if runtime is not None and str(runtime).lower() != "python":
+    runtime = settings.values.get("FUNCTIONS_WORKER_RUNTIME")
+    if runtime is not None and runtime.lower() != "python":
         raise ProjectError(f"FUNCTIONS_WORKER_RUNTIME is {runtime!r}, not 'python'",
-                           where=str(path),
+                           where=str(settings.path),
                            fix='this is not a Python app; set "FUNCTIONS_WORKER_RUNTIME": '
                            '"python" if it is')
 

@@ -1,14 +1,16 @@
 """Read requirements.txt the way pip does: includes, continuations, comments and options.
 
 Only what azpublish needs is interpreted: which files make up the requirement set (every one of
-them matters to a build and its cache key), which projects are named, and the lines that must not
-be there.
+them matters to a build and its cache key), which projects are named, and the lines that name
+what the platform provides itself, which the build leaves out.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +24,10 @@ _INCLUDE = re.compile(r"^(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\s+)(?P<
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 
-FORBIDDEN = {
-    "azure-functions-worker": "the platform owns the worker; remove this line (azure-functions "
-    "is the package to list for the programming model)",
+# Installed by the platform itself: a copy in the app's packages would shadow it.
+PLATFORM_OWNED = {
+    "azure-functions-worker": "the platform provides the Python worker (azure-functions is the "
+    "package to list for the programming model)",
 }
 
 
@@ -40,6 +43,7 @@ class RequirementLine:
 class Requirements:
     files: tuple[Path, ...]  # requirements.txt first, then every include in reading order
     lines: tuple[RequirementLine, ...]
+    left_out: tuple[RequirementLine, ...] = ()  # PLATFORM_OWNED lines: never installed
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -56,7 +60,97 @@ def read_requirements(path: Path) -> Requirements:
     files: list[Path] = []
     lines: list[RequirementLine] = []
     _read(path.resolve(), files, lines, chain=())
-    return Requirements(tuple(files), tuple(lines))
+    return Requirements(tuple(files), tuple(line for line in lines if line.name
+                                            not in PLATFORM_OWNED),
+                        tuple(line for line in lines if line.name in PLATFORM_OWNED))
+
+
+def mirror_without_left_out(requirements: Requirements, folder: Path) -> dict[Path, Path]:
+    """Copies of every requirement file under ``folder``, laid out as the originals are (so
+    ``-r``/``-c`` includes still resolve), with the platform-owned lines commented out; each
+    original -> its copy. Empty when nothing is left out: the originals serve as they are."""
+    if not requirements.left_out:
+        return {}
+    base = Path(os.path.commonpath([str(f.parent) for f in requirements.files]))
+    copies = {}
+    for original in requirements.files:
+        copy = folder / original.relative_to(base)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        text = without_left_out(original, requirements.left_out)
+        copy.write_text(original.read_text(encoding="utf-8-sig") if text is None else text,
+                        encoding="utf-8")
+        copies[original] = copy
+    return copies
+
+
+def packaged_copies(requirements: Requirements, root: Path, folder: Path) -> dict[Path, Path]:
+    """Copies, for the package, of the requirement files inside ``root`` that the server's
+    build could not use as they are: platform-owned lines commented out, and ``-r`` includes
+    of files outside the app (a monorepo's shared pins) inlined, since the server reads only
+    the package. Each original -> its copy under ``folder``."""
+    root = root.resolve()
+    copies = {}
+    for index, original in enumerate(requirements.files):
+        if not original.is_relative_to(root):
+            continue
+        text = _packaged_text(original, original.parent, root, requirements, (original,))
+        if text != original.read_text(encoding="utf-8-sig"):
+            copy = folder / f"{index}-{original.name}"
+            folder.mkdir(parents=True, exist_ok=True)
+            copy.write_text(text, encoding="utf-8")
+            copies[original] = copy
+    return copies
+
+
+def _packaged_text(path: Path, base: Path, root: Path, requirements: Requirements,
+                   chain: tuple[Path, ...]) -> str:
+    """``path``'s text as it must read from ``base`` (the folder of the packaged file it ends
+    up in), outside includes inlined."""
+    text = without_left_out(path, requirements.left_out)
+    lines = (path.read_text(encoding="utf-8-sig") if text is None else text).splitlines(
+        keepends=True)
+    result = []
+    for number, raw in enumerate(lines, start=1):
+        include = _INCLUDE.match(raw.strip())
+        if include is None:
+            result.append(raw)
+            continue
+        target = (path.parent / include.group("path")).resolve()
+        if target.is_relative_to(root):
+            relative = os.path.relpath(target, base)
+            result.append(raw.replace(include.group("path"), Path(relative).as_posix(), 1)
+                          if path.parent != base else raw)
+        elif raw.strip().startswith(("-c", "--constraint")):
+            raise ProjectError(
+                f"a constraints file outside the app ({include.group('path')}): the server's "
+                "build reads only the package, so it cannot apply it", where=f"{path}:{number}",
+                fix="copy the constraints file into the app and point -c at the copy, or build "
+                "with --build local")
+        else:
+            body = _packaged_text(target, base, root, requirements, (*chain, target))
+            result.append(f"# {raw.strip()}: inlined by azpublish (the server reads only the "
+                          "package)\n")
+            result.append(body if body.endswith("\n") else body + "\n")
+    return "".join(result)
+
+
+def without_left_out(path: Path, left_out: Sequence[RequirementLine]) -> str | None:
+    """The text of requirement file ``path`` with its platform-owned lines commented out, or
+    None when it has none. Line numbers (and so pip's messages) stay the same."""
+    numbers = {line.lineno for line in left_out if line.file == path}
+    if not numbers:
+        return None
+    raw = path.read_text(encoding="utf-8-sig").splitlines(keepends=True)
+    for number in sorted(numbers):
+        index = number - 1
+        # A continued requirement spans several physical lines: comment out each of them.
+        while index < len(raw):
+            text = raw[index]
+            raw[index] = "# left out by azpublish (the platform provides it): " + text
+            if not text.rstrip("\r\n").endswith("\\"):
+                break
+            index += 1
+    return "".join(raw)
 
 
 def logical_lines(text: str) -> list[tuple[int, str]]:
@@ -103,11 +197,7 @@ def _read(path: Path, files: list[Path], lines: list[RequirementLine],
                                    fix="includes are relative to the file that names them")
             _read(target, files, lines, (*chain, path))
             continue
-        name = project_name(line)
-        if name in FORBIDDEN:
-            raise ProjectError(f"{name} must not be listed", where=f"{path}:{lineno}",
-                               fix=FORBIDDEN[name])
-        lines.append(RequirementLine(path, lineno, line, name))
+        lines.append(RequirementLine(path, lineno, line, project_name(line)))
 
 
 def is_requirement(line: str) -> bool:

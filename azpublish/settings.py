@@ -94,6 +94,8 @@ OPTIONS: tuple[Option, ...] = (
            "(default: warn)", False),
     Option("no_preflight", "bool", "skip the import check of every function before upload "
            "(local and custom builds)", False),
+    Option("preflight_timeout", "duration", "how long importing the app may take in the import "
+           "check (e.g. 120, 5m)", 120.0, metavar="TIME"),
     Option("tenant", "str", "the Entra tenant to authenticate in", metavar="ID"),
     Option("publish_profile", "str", "a publish profile (file path, or its XML) for basic auth "
            "to Kudu", metavar="FILE", in_pyproject=False),
@@ -141,6 +143,7 @@ class Settings:
     additional_packages: str | None = None
     no_cache: bool = False
     no_preflight: bool = False
+    preflight_timeout: float = 120.0
     strict_lock: bool = False
     tenant: str | None = None
     publish_profile: str | None = field(default=None, repr=False)

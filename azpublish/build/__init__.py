@@ -2,7 +2,9 @@
 
 A builder decides what the package must contain for its mode: ``remote`` leaves dependencies to
 the server (Oryx) and so keeps a local ``.python_packages`` out; ``custom`` ships the user's own
-``.python_packages`` after auditing it; ``local`` (container build) arrives with its own module.
+``.python_packages`` after auditing it; ``local`` installs them into the run's workspace and
+adds them to the package as an overlay, in place of the project's own. No builder writes into
+the project.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Protocol
 
 from azpublish.build.audit import Target, audit_tree, raise_for_findings, warning_summary
+from azpublish.ignore import Overlay
 from azpublish.project import Project
 from azpublish.report import Reporter
 from azpublish.settings import BuildMode, Settings
@@ -22,12 +25,20 @@ SITE_PACKAGES = f"{PACKAGES_DIR}/lib/site-packages"
 
 
 @dataclass(frozen=True)
+class IndexedFunction:
+    name: str
+    trigger: str  # the trigger binding's type, e.g. "httpTrigger"; "" when unknown
+
+
+@dataclass(frozen=True)
 class BuildResult:
     mode: BuildMode
-    # A check of the built tree (the import preflight) that the pipeline runs while it packages;
-    # the package is only put in place once it has passed. It answers the functions it indexed,
-    # which the host must then list too.
-    check: Callable[[], tuple[str, ...]] | None = None
+    # A check of the staged wwwroot (the files the package holds, laid out as the host sees
+    # them) that the pipeline runs while it packages; the package is only put in place once it
+    # has passed. It answers the functions it indexed, which the host must then list too.
+    check: Callable[[Path], tuple[IndexedFunction, ...]] | None = None
+    # What the build produced outside the project, packaged under a prefix.
+    overlays: tuple[Overlay, ...] = ()
 
 
 class Builder(Protocol):
@@ -44,7 +55,10 @@ class Builder(Protocol):
         """(root folder, reason) pairs packaged whatever .funcignore says."""
         ...
 
-    def build(self, project: Project, target: Target, report: Reporter) -> BuildResult: ...
+    def build(self, project: Project, target: Target, report: Reporter,
+              workspace: Path) -> BuildResult:
+        """Build into ``workspace`` (an empty folder of this run, removed after it)."""
+        ...
 
 
 def make_builder(settings: Settings) -> Builder:
@@ -56,7 +70,7 @@ def make_builder(settings: Settings) -> Builder:
         settings.engine, settings.installer, settings.base_image, settings.build_image,
         tuple((settings.additional_packages or "").split()), settings.pip_extra_index_url,
         settings.no_cache, preflight=not settings.no_preflight and not settings.dry_run,
-        dry_run=settings.dry_run)
+        dry_run=settings.dry_run, preflight_timeout=settings.preflight_timeout)
     builders: dict[str, Callable[[], Builder]] = {
         "remote": RemoteBuilder,
         "custom": lambda: CustomBuilder(options),

@@ -35,6 +35,7 @@ from azpublish.build.engine import InstallRequest
 from azpublish.errors import BuildError
 from azpublish.redact import redact
 from azpublish.requirements import logical_lines
+from azpublish.staging import link_or_copy
 
 CACHE_DIR_VARIABLE = "AZPUBLISH_CACHE_DIR"
 FORMAT = "1"  # bump when the layout or the meaning of the inputs changes
@@ -275,16 +276,7 @@ def _link_tree(source: Path, dest: Path) -> None:
                     target.mkdir()
                     stack.append((Path(item.path), target))
                 else:
-                    if can_link:
-                        try:
-                            os.link(item.path, target)
-                            continue
-                        except OSError as error:
-                            if error.errno not in (errno.EXDEV, errno.EPERM, errno.EMLINK,
-                                                   errno.ENOTSUP):
-                                raise
-                            can_link = False  # another filesystem: copy from now on
-                    shutil.copy2(item.path, target)
+                    can_link = link_or_copy(item.path, target, can_link)
 
 
 # -- key inputs --------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ OUTPUT_MOUNT = PurePosixPath("/out")
 # A writable copy of /src the install runs in (a path inside the container, not this host).
 SCRATCH = PurePosixPath("/tmp/azpublish-src")  # noqa: S108
 HOST_MOUNT = PurePosixPath("/host")  # host files the index settings name, at /host/<path>
+REQUIREMENTS_MOUNT = PurePosixPath("/opt/azpublish/requirements")  # rewritten requirement files
 CACHE_MOUNT = "/var/cache/azpublish"  # PIP_CACHE_DIR and UV_CACHE_DIR live here (Dockerfile)
 OUTPUT_TAIL_LINES = 40
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
@@ -457,6 +458,12 @@ class _RunPlan:
             return SCRATCH / path.relative_to(source_root).as_posix()
 
         requirement = str(inside(main))
+        environment, host_files = container_index_env(request.index_env, request.installer)
+        if request.copies:  # rewritten requirement files, mounted over a layout of their own
+            base = Path(os.path.commonpath([str(c.parent) for c in request.copies.values()]))
+            for copy in request.copies.values():
+                host_files[str(copy)] = str(REQUIREMENTS_MOUNT / copy.relative_to(base).as_posix())
+            requirement = host_files[str(request.main_file)]
         if request.installer == "uv":
             installer = ["uv", "pip", "install", "--python", "python", "--target",
                          str(OUTPUT_MOUNT), "--link-mode", "copy", "-r", requirement]
@@ -466,7 +473,6 @@ class _RunPlan:
         excluded = [*_NOT_COPIED]
         if output.is_relative_to(source_root):
             excluded.append("./" + output.relative_to(source_root).as_posix())
-        environment, host_files = container_index_env(request.index_env, request.installer)
         return cls(source_root=source_root, main_file=main, output=output,
                    working_dir="/", command=_copy_then_run(excluded, inside(main.parent),
                                                             installer),

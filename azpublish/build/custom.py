@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from azpublish.build import PACKAGES_DIR, SITE_PACKAGES, BuildResult, audit_folder
@@ -20,16 +21,19 @@ class CustomBuilder:
     def __init__(self, options: LocalOptions | None = None) -> None:
         self.options = options or LocalOptions(preflight=False)
 
-    def build(self, project: Project, target: Target, report: Reporter) -> BuildResult:
+    def build(self, project: Project, target: Target, report: Reporter,
+              workspace: Path) -> BuildResult:
         packages = project.root / PACKAGES_DIR
         if not (project.root / SITE_PACKAGES).is_dir():
             if not project.requirements.empty:
                 report.warn(f"requirements.txt lists packages but there is no {SITE_PACKAGES}: "
                             "the app will fail to import them (use --build local or --build "
                             "remote to install them)")
-            return BuildResult(self.mode)
-        audit_folder(packages, f"{PACKAGES_DIR}/", target, report)
+        else:
+            audit_folder(packages, f"{PACKAGES_DIR}/", target, report)
         if not self.options.preflight:
             return BuildResult(self.mode)
-        return BuildResult(self.mode, check=lambda: check_imports(
-            project, target, report, self.options, engine=None))
+        # Even without dependencies the app's own code is imported: a broken import must stop
+        # the publish before the upload.
+        return BuildResult(self.mode, check=lambda wwwroot: check_imports(
+            project, wwwroot, target, report, self.options, engine=None))

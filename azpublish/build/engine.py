@@ -27,6 +27,16 @@ class InstallRequest:
     # only as the installer's environment, never as argv, build args, layers, files or logs.
     index_env: Mapping[str, str] = field(default_factory=dict, repr=False)
     output: Path = Path()  # an empty folder to fill; becomes .python_packages/lib/site-packages
+    # Copies of the requirement files (same layout) to install from instead, when lines had to
+    # be left out: original -> copy. The originals still decide the cache key and what the
+    # installer's working folder is.
+    copies: Mapping[Path, Path] = field(default_factory=dict)
+
+    @property
+    def main_file(self) -> Path:
+        """The requirement file the installer reads (its -r)."""
+        main = self.requirement_files[0]
+        return self.copies.get(main, main)
 
 
 class Engine(Protocol):

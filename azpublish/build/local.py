@@ -1,8 +1,9 @@
 """Local build: dependencies installed for the target Linux/Python, cached, then audited.
 
 The engine (a Debian container of the target Python, or target wheels on the host) fills a
-staging folder inside the cache; the entry is published atomically and then materialised as
-the project's ``.python_packages/lib/site-packages``. An unchanged key skips the engine.
+staging folder inside the cache; the entry is published atomically, then linked into the run's
+workspace and packaged from there as ``.python_packages/lib/site-packages``, in place of the
+project's own ``.python_packages`` (which is never touched). An unchanged key skips the engine.
 """
 
 from __future__ import annotations
@@ -13,14 +14,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from azpublish.build import PACKAGES_DIR, SITE_PACKAGES, BuildResult, audit_folder
+from azpublish.build import (
+    PACKAGES_DIR,
+    SITE_PACKAGES,
+    BuildResult,
+    IndexedFunction,
+    audit_folder,
+    exclude_packages,
+)
 from azpublish.build.audit import Target
 from azpublish.build.cache import BuildCache, cache_key, materialize
 from azpublish.build.engine import Engine, Installer, InstallRequest
 from azpublish.errors import BuildError
+from azpublish.ignore import Overlay
+from azpublish.local_settings import read_local_settings
 from azpublish.project import Project
 from azpublish.redact import register_url_credentials
 from azpublish.report import Reporter
+from azpublish.requirements import mirror_without_left_out
 
 EngineChoice = Literal["auto", "container", "wheels"]
 
@@ -37,6 +48,7 @@ class LocalOptions:
     cache_dir: Path | None = None
     preflight: bool = True
     dry_run: bool = False  # say what would be built; write nothing, not even the cache
+    preflight_timeout: float = 120.0  # seconds importing the app may take in the import check
 
 
 def index_environment(options: LocalOptions,
@@ -54,18 +66,22 @@ def index_environment(options: LocalOptions,
 
 class LocalBuilder:
     mode: Literal["local"] = "local"
-    excludes: tuple[tuple[str, str], ...] = ()
-    # What the build installed ships whatever .funcignore says (the azd templates list it).
-    includes: tuple[tuple[str, str], ...] = ((f"{PACKAGES_DIR}/", "--build local"),)
+    # The project's own .python_packages is replaced by what this build installs, which ships
+    # whatever .funcignore says (the azd templates list .python_packages there).
+    excludes = exclude_packages("--build local (it packages the dependencies it installs)")
+    includes: tuple[tuple[str, str], ...] = ()
 
     def __init__(self, options: LocalOptions) -> None:
         self.options = options
 
-    def build(self, project: Project, target: Target, report: Reporter) -> BuildResult:
-        destination = project.root / SITE_PACKAGES
+    def build(self, project: Project, target: Target, report: Reporter,
+              workspace: Path) -> BuildResult:
+        if (project.root / PACKAGES_DIR).exists():
+            report.detail(f"the project's {PACKAGES_DIR}/ is left as it is and out of the "
+                          "package: the dependencies built now take its place")
         if project.requirements.empty:
             report.info("requirements.txt lists nothing to install: no local build needed")
-            return BuildResult(self.mode)
+            return self.result(project, target, report, engine=None)
         if self.options.dry_run:
             report.info(f"dry run: would install requirements.txt for {target.describe()} "
                         "(--build local); nothing was built")
@@ -73,9 +89,13 @@ class LocalBuilder:
         engine = self.choose_engine(report, target)
         installer: Installer = self.options.installer or (
             "uv" if engine.name == "wheels" else "pip")
+        copies = mirror_without_left_out(project.requirements, workspace / "requirements")
         request = InstallRequest(project.root, project.requirements.files, target, installer,
-                                 index_environment(self.options))
+                                 index_environment(self.options), copies=copies)
         extra = {"additional_packages": " ".join(sorted(self.options.additional_packages))}
+        if project.requirements.left_out:
+            extra["left_out"] = " ".join(sorted({str(line.name)
+                                                for line in project.requirements.left_out}))
         key = cache_key(request, engine.identity(request), extra)
         cache = BuildCache(self.options.cache_dir)
         with cache.locked(key):
@@ -89,17 +109,24 @@ class LocalBuilder:
                 audit_folder(staging, SITE_PACKAGES, target, report)
                 entry = cache.store(key, staging)
             # A hit needs no new audit: the entry was audited before it was stored, and the
-            # target is part of its key.
-            materialize(entry, destination)
+            # target is part of its key. Linked while the key is locked: a concurrent
+            # --no-cache rebuild may replace the entry, never these links to its files.
+            site_packages = workspace / "site-packages"
+            materialize(entry, site_packages)
         state = "hit" if hit else ("rebuilt (--no-cache)" if self.options.no_cache else "miss")
-        report.info(f"dependency cache {state}: {key.digest[:12]}; installed into "
+        report.info(f"dependency cache {state}: {key.digest[:12]}; packaged as "
                     f"{SITE_PACKAGES}")
         report.data["cache"] = {"hit": hit, "key": key.digest, "engine": engine.name,
                                 "installer": installer}
+        overlay = Overlay(SITE_PACKAGES, site_packages, "--build local")
+        return self.result(project, target, report, engine, (overlay,))
+
+    def result(self, project: Project, target: Target, report: Reporter, engine: Engine | None,
+               overlays: tuple[Overlay, ...] = ()) -> BuildResult:
         if not self.options.preflight:
-            return BuildResult(self.mode)
-        return BuildResult(self.mode, check=lambda: check_imports(
-            project, target, report, self.options, engine=engine))
+            return BuildResult(self.mode, overlays=overlays)
+        return BuildResult(self.mode, overlays=overlays, check=lambda wwwroot: check_imports(
+            project, wwwroot, target, report, self.options, engine=engine))
 
     def choose_engine(self, report: Reporter, target: Target) -> Engine:
         """The container engine with its image ready (built here, with its log shown), or the
@@ -128,10 +155,10 @@ class LocalBuilder:
 
 
 
-def check_imports(project: Project, target: Target, report: Reporter, options: LocalOptions,
-                  engine: Engine | None) -> tuple[str, ...]:
-    """Import every function as the Python worker would, before anything is uploaded; the
-    names of the functions it indexed (none when the check could not run).
+def check_imports(project: Project, wwwroot: Path, target: Target, report: Reporter,
+                  options: LocalOptions, engine: Engine | None) -> tuple[IndexedFunction, ...]:
+    """Import every function from ``wwwroot`` (the staged package) as the Python worker would,
+    before anything is uploaded; the functions it indexed (none when the check could not run).
 
     In the build container when there is one (a custom build asks whether a daemon answers,
     unless --engine wheels), else with a host interpreter of the target version.
@@ -163,12 +190,38 @@ def check_imports(project: Project, target: Target, report: Reporter, options: L
             report.info(f"import check: no build image ({error.what.splitlines()[0]}); "
                         "using a host interpreter instead")
     scripts = [function.script for function in project.functions]
-    result = run_preflight(project.root, project.model, scripts, target, image=image)
+    result = run_preflight(wwwroot, project.model, scripts, target, image=image,
+                           timeout=options.preflight_timeout,
+                           app_settings=local_values(project),
+                           left_out=modules_left_out(project.root, wwwroot))
     if result.runner.startswith("skipped"):
         report.warn(f"import check {result.runner}")
         return ()
     raise_for_preflight(result)
+    if result.network:
+        report.warn(f"app code tried the network while being imported ({', '.join(result.network)})"
+                    ": the import check allows none, and the app coped; on Azure this runs at "
+                    "every cold start, before the first call")
     names = ", ".join(result.functions) or "none listed"
     report.info(f"import check passed ({result.runner}): {names}")
     report.data["preflight"] = {"runner": result.runner, "functions": list(result.functions)}
-    return result.functions
+    return tuple(IndexedFunction(name, result.triggers.get(name, ""))
+                 for name in result.functions)
+
+
+def local_values(project: Project) -> dict[str, str]:
+    """local.settings.json's Values (none when it is missing or unusable: discovery warned)."""
+    settings = read_local_settings(project.root)
+    return {} if settings is None or settings.problem else settings.values
+
+
+def modules_left_out(root: Path, wwwroot: Path) -> frozenset[str]:
+    """Top-level modules and packages of the project that the staged package does not hold."""
+    names = set()
+    for path in root.iterdir():
+        if path.suffix == ".py" and path.is_file():
+            names.add(path.stem)
+        elif path.is_dir() and path.name.isidentifier():
+            names.add(path.name)
+    return frozenset(n for n in names if not (wwwroot / f"{n}.py").exists()
+                     and not (wwwroot / n).is_dir())

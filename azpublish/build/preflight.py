@@ -15,14 +15,15 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from azpublish.build import module_hints
 from azpublish.build.audit import Target
 from azpublish.errors import BuildError
+from azpublish.local_settings import masked
 from azpublish.redact import redact
 
 PROBE = Path(__file__).with_name("preflight_probe.py")
@@ -38,6 +39,9 @@ PLATFORM_ENV = {"FUNCTIONS_WORKER_RUNTIME": "python", "AzureWebJobsScriptRoot": 
 NATIVE_FIX = "build with --build local (container) so native libraries match the runtime"
 NO_FUNCTIONS_FIX = "no function registered: check the decorators / that app is a FunctionApp"
 SKIP_HINT = "skip this check with --no-preflight"
+NETWORK_FIX = ("open connections inside the function (or lazily, on first use), not at module "
+               "level: on Azure that code runs at every cold start, and fails the whole app "
+               f"when the service is slow or away; or {SKIP_HINT}")
 
 # Namespace packages: the distribution is named after the full module path.
 _NAMESPACES = ("azure", "google")
@@ -56,6 +60,8 @@ class PreflightResult:
     runner: str  # "container <image>" | "host python3.11 (/path)" | "skipped: ..."
     functions: tuple[str, ...]  # indexed function names
     problems: tuple[str, ...]  # one per failing script: traceback's essential lines, then fix
+    triggers: Mapping[str, str] = field(default_factory=dict)  # function -> trigger type
+    network: tuple[str, ...] = ()  # what app code tried to reach while being imported
 
 
 @dataclass(frozen=True)
@@ -71,16 +77,25 @@ class _Run:
 def run_preflight(root: Path, model: Literal["v1", "v2"], scripts: Sequence[str],
                   target: Target, *, image: str | None = None,
                   docker_client_factory: Callable[[], Any] | None = None,
-                  timeout: float = 120.0) -> PreflightResult:
+                  timeout: float = 120.0,
+                  app_settings: Mapping[str, str] | None = None,
+                  left_out: Collection[str] = ()) -> PreflightResult:
     """Import every function script of the app at ``root`` (whose ``.python_packages`` is in
     place) in a container of ``image``, or without one in a host Python of the target version.
+
+    ``app_settings`` (local.settings.json's Values) are the app's environment, as app settings
+    are on Azure; they are masked in the problems reported. ``left_out`` names top-level
+    modules the project has but the package does not (left out by .funcignore).
     """
     root = root.resolve()
     wanted = _scripts(model, scripts)
+    settings = dict(app_settings or {})
+    environment = {**settings, **PLATFORM_ENV}  # what the platform sets wins, as on Azure
     if image is not None:
         runner = f"container {_short(image)}"
         config = _config(WWWROOT, PLATFORM_MOUNT, model, wanted)
-        run = _run_in_container(root, image, config, docker_client_factory, timeout)
+        run = _run_in_container(root, image, config, environment, docker_client_factory,
+                                timeout)
     else:
         from azpublish.emulator.oryx import find_python
 
@@ -92,8 +107,9 @@ def run_preflight(root: Path, model: Literal["v1", "v2"], scripts: Sequence[str]
                        "container engine")
         runner = f"host python{target.python_version} ({python})"
         config = _config(root, _platform_library(python), model, wanted)
-        run = _run_on_host(root, python, config, timeout)
-    return _result(runner, run, target, timeout)
+        run = _run_on_host(root, python, config, environment, timeout)
+    result = _result(runner, run, target, timeout, frozenset(left_out))
+    return replace(result, problems=tuple(masked(p, settings) for p in result.problems))
 
 
 def raise_for_preflight(result: PreflightResult) -> None:
@@ -146,9 +162,10 @@ def _probe_command(python: str, probe: str, config: str) -> list[str]:
     return [python, "-I", "-S", "-B", probe, config]
 
 
-def _run_on_host(root: Path, python: Path, config: str, timeout: float) -> _Run:
+def _run_on_host(root: Path, python: Path, config: str, environment: Mapping[str, str],
+                 timeout: float) -> _Run:
     env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": os.environ.get("HOME", "/"),
-           **PLATFORM_ENV}
+           **environment}
     if os.environ.get("TMPDIR"):
         env["TMPDIR"] = os.environ["TMPDIR"]
     # A session of its own, so a timeout kills whatever the app started too.
@@ -166,7 +183,7 @@ def _run_on_host(root: Path, python: Path, config: str, timeout: float) -> _Run:
     return _Run(_parse(out), err.decode("utf-8", "replace"), process.returncode, timed_out)
 
 
-def _run_in_container(root: Path, image: str, config: str,
+def _run_in_container(root: Path, image: str, config: str, environment: Mapping[str, str],
                       client_factory: Callable[[], Any] | None, timeout: float) -> _Run:
     import requests
     from docker.types import Mount
@@ -182,7 +199,7 @@ def _run_in_container(root: Path, image: str, config: str,
     try:
         container = client.containers.create(
             image, command=_probe_command("python", str(PROBE_MOUNT), config),
-            environment=PLATFORM_ENV, working_dir=str(WWWROOT), mounts=mounts,
+            environment=dict(environment), working_dir=str(WWWROOT), mounts=mounts,
             user=f"{os.getuid()}:{os.getgid()}", network_mode="none",
             labels={"org.azpublish.role": "preflight"})
         container.start()
@@ -229,7 +246,8 @@ def _short(image: str) -> str:
 # -- reading the report ------------------------------------------------------------------------
 
 
-def _result(runner: str, run: _Run, target: Target, timeout: float) -> PreflightResult:
+def _result(runner: str, run: _Run, target: Target, timeout: float,
+            left_out: frozenset[str] = frozenset()) -> PreflightResult:
     report = run.report
     if report is None:
         return PreflightResult(ok=False, runner=runner, functions=(),
@@ -240,9 +258,15 @@ def _result(runner: str, run: _Run, target: Target, timeout: float) -> Preflight
                    f"targets Python {target.python_version}\n  fix: use a build image of "
                    f"Python {target.python_version} (--python-version / --build-image)")
         return PreflightResult(ok=False, runner=runner, functions=(), problems=(problem,))
-    problems = tuple(_problem(f, target) for f in report.get("failures", []))
+    network = tuple(str(n) for n in report.get("network", []))
+    problems = tuple(_problem(f, target, network, left_out)
+                     for f in report.get("failures", []))
+    triggers = report.get("triggers", {})
     return PreflightResult(ok=not problems, runner=runner, problems=problems,
-                           functions=tuple(str(f) for f in report.get("functions", [])))
+                           functions=tuple(str(f) for f in report.get("functions", [])),
+                           triggers={str(k): str(v) for k, v in triggers.items()}
+                           if isinstance(triggers, dict) else {},
+                           network=network)
 
 
 def _no_report(run: _Run, timeout: float) -> str:
@@ -260,7 +284,8 @@ def _no_report(run: _Run, timeout: float) -> str:
     return "\n".join([head, *(f"    {line}" for line in tail), f"  fix: {fix}"])
 
 
-def _problem(failure: Mapping[str, Any], target: Target) -> str:
+def _problem(failure: Mapping[str, Any], target: Target, network: Sequence[str] = (),
+             left_out: frozenset[str] = frozenset()) -> str:
     kind = str(failure.get("kind", "other"))
     script = str(failure.get("script", "?"))
     message = str(failure.get("message", ""))
@@ -274,7 +299,16 @@ def _problem(failure: Mapping[str, Any], target: Target) -> str:
         head = f"{failure.get('type', 'Error')}: {message}"
     lines = [f"{where}: {head}"]
     lines += [f"    {line}" for line in failure.get("traceback", []) if line.strip() != head]
-    lines.append(f"  fix: {_fix(kind, failure, target)}")
+    if network:
+        lines.append(f"    app code tried the network while being imported: {', '.join(network)}"
+                     " (the import check allows none)")
+        lines.append(f"  fix: {NETWORK_FIX}")
+    elif kind == "missing_module" and str(failure.get("module", "")).split(".")[0] in left_out:
+        top = str(failure.get("module", "")).split(".")[0]
+        lines.append(f"  fix: {top} is in the project but left out of the package (by "
+                     ".funcignore): the app cannot import it on Azure either; stop excluding it")
+    else:
+        lines.append(f"  fix: {_fix(kind, failure, target)}")
     return redact("\n".join(lines))
 
 

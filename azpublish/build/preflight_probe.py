@@ -13,6 +13,7 @@ stderr (file descriptor 1 is redirected there before any app code runs).
 
 from __future__ import annotations
 
+import errno
 import faulthandler
 import importlib
 import importlib.util
@@ -66,9 +67,9 @@ def v1_module_name(script: str) -> str:
     return ".".join(["__app__", *parts])
 
 
-def v1_entry_points(wwwroot: Path) -> dict[str, list[tuple[str, str]]]:
-    """Script -> [(function name, entry point)] from every ``*/function.json``."""
-    found: dict[str, list[tuple[str, str]]] = {}
+def v1_entry_points(wwwroot: Path) -> dict[str, list[tuple[str, str, str]]]:
+    """Script -> [(function name, entry point, trigger type)] from every ``*/function.json``."""
+    found: dict[str, list[tuple[str, str, str]]] = {}
     for config_path in sorted(wwwroot.glob("*/function.json")):
         try:
             config = json.loads(config_path.read_text(encoding="utf-8-sig"))
@@ -79,8 +80,41 @@ def v1_entry_points(wwwroot: Path) -> dict[str, list[tuple[str, str]]]:
         folder = config_path.parent.name
         script = os.path.normpath(Path(folder, config.get("scriptFile") or "__init__.py"))
         entry = config.get("entryPoint") or "main"
-        found.setdefault(Path(script).as_posix(), []).append((folder, str(entry)))
+        found.setdefault(Path(script).as_posix(), []).append(
+            (folder, str(entry), v1_trigger(config)))
     return found
+
+
+def v1_trigger(config: dict[str, Any]) -> str:
+    bindings = config.get("bindings")
+    for binding in bindings if isinstance(bindings, list) else []:
+        kind = binding.get("type") if isinstance(binding, dict) else None
+        if isinstance(kind, str) and kind.lower().endswith("trigger"):
+            return kind
+    return ""
+
+
+def forbid_network(report: dict[str, Any]) -> None:
+    """Refuse every connection and name lookup from here on, and note what was tried: the
+    container runner has no network at all, and the host runner must behave the same."""
+    tried: list[str] = report["network"]
+
+    def hook(event: str, args: tuple[Any, ...]) -> None:
+        if event == "socket.connect":
+            address = args[1]
+            where = (f"{address[0]}:{address[1]}" if isinstance(address, tuple)
+                     and len(address) >= 2 else str(address))
+        elif event == "socket.getaddrinfo":
+            where = f"{args[0]}:{args[1]}" if args[1] else str(args[0])
+        elif event in ("socket.gethostbyname", "socket.gethostbyaddr"):
+            where = str(args[0])
+        else:
+            return
+        if where not in tried and len(tried) < 5:
+            tried.append(where)
+        raise OSError(errno.ENETUNREACH, f"no network during the import check ({where})")
+
+    sys.addaudithook(hook)
 
 
 def top_level_location(name: str, wwwroot: Path, fallback: str | None) -> str | None:
@@ -178,9 +212,11 @@ def probe_v1(wwwroot: Path, fallback: str | None, scripts: list[str],
         except BaseException as error:  # SystemExit and KeyboardInterrupt in app code too
             report["failures"].append(describe_failure(script, error, wwwroot, fallback))
             continue
-        for name, entry in entry_points.get(script, [(Path(script).parts[0], "main")]):
+        for name, entry, trigger in entry_points.get(script, [(Path(script).parts[0], "main",
+                                                               "")]):
             if callable(getattr(module, entry, None)):
                 report["functions"].append(name)
+                report["triggers"][name] = trigger
             else:
                 report["failures"].append({
                     "script": script, "kind": "entry_point", "function": name,
@@ -223,6 +259,16 @@ def probe_v2(wwwroot: Path, fallback: str | None, scripts: list[str],
             "message": f"the FunctionApp in {script} has no functions"})
         return
     report["functions"] = [str(f.get_function_name()) for f in functions]
+    report["triggers"] = {str(f.get_function_name()): v2_trigger(f) for f in functions}
+
+
+def v2_trigger(function: Any) -> str:
+    """The trigger binding's type of a registered function ("" when the library hides it)."""
+    try:
+        kind = function.get_trigger().type
+    except Exception:  # an older or newer azure-functions: the name is what matters
+        return ""
+    return kind if isinstance(kind, str) else ""
 
 
 def main(argv: list[str]) -> int:
@@ -235,8 +281,9 @@ def main(argv: list[str]) -> int:
     os.chdir(wwwroot)
     report: dict[str, Any] = {
         "python": ".".join(str(n) for n in sys.version_info[:3]), "executable": sys.executable,
-        "functions": [], "failures": [],
+        "functions": [], "failures": [], "triggers": {}, "network": [],
     }
+    forbid_network(report)
     scripts = [Path(os.path.normpath(s)).as_posix() for s in config.get("scripts", [])]
     if config["model"] == "v1":
         probe_v1(wwwroot, fallback, scripts, report)

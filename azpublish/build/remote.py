@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from azpublish.build import PACKAGES_DIR, BuildResult, exclude_packages
@@ -15,7 +16,8 @@ class RemoteBuilder:
     excludes = exclude_packages("--build remote")
     includes: tuple[tuple[str, str], ...] = ()
 
-    def build(self, project: Project, target: Target, report: Reporter) -> BuildResult:
+    def build(self, project: Project, target: Target, report: Reporter,
+              workspace: Path) -> BuildResult:
         if (project.root / PACKAGES_DIR).exists():
             report.detail(f"{PACKAGES_DIR}/ is left out: the server builds dependencies")
         if project.requirements.empty:

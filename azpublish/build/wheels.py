@@ -181,8 +181,7 @@ class WheelsEngine:
     def _install_command(self, request: InstallRequest,
                          settings: Mapping[str, str] | None = None) -> list[str]:
         target, version = request.target, request.target.python_version
-        requirements = ["-r", str(request.requirement_files[0])] \
-            if request.requirement_files else []
+        requirements = ["-r", str(request.main_file)] if request.requirement_files else []
         if request.installer == "uv":
             # `uv pip` reads no variable for --no-index (UV_NO_INDEX is ignored): a flag.
             no_index = (["--no-index"] if (settings or {}).get("no-index", "").lower()

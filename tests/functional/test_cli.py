@@ -144,7 +144,6 @@ def test_dry_run_writes_nothing(run: Run, tmp_path: Path) -> None:
     ("bad-function-json", "function.json is not valid JSON"),
     ("bad-missing-script", "scriptFile 'run.py' does not exist"),
     ("bad-no-functions", "no functions found"),
-    ("bad-worker-requirement", "azure-functions-worker must not be listed"),
     ("bad-dotnet-settings", "not 'python'"),
 ])
 def test_bad_project_exits_2_and_writes_nothing(run: Run, tmp_path: Path, project: str,

@@ -66,7 +66,6 @@ def test_a_monorepo_root_points_at_the_apps_below(tmp_path: Path) -> None:
     ("bad-function-json", "Broken/function.json:3:28", "function.json is not valid JSON"),
     ("bad-missing-script", "Orphan/function.json", "scriptFile 'run.py' does not exist"),
     ("bad-no-functions", "bad-no-functions", "no functions found"),
-    ("bad-worker-requirement", "requirements.txt:3", "azure-functions-worker must not be listed"),
     ("bad-dotnet-settings", "local.settings.json", "'dotnet-isolated', not 'python'"),
 ])
 def test_bad_projects(name: str, where: str, message: str) -> None:

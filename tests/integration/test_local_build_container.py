@@ -63,3 +63,26 @@ def test_native_dependency_built_audited_and_cached(
     assert second["cache"]["hit"] is True
     # Only the import check runs a container now; the install did not.
     assert containers_created(docker_client, started) == 1
+
+
+@pytest.mark.parametrize("installer", ["pip", "uv"])
+def test_a_listed_worker_never_reaches_the_installer_in_the_container(
+        installer: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, container_engines: dict[str, Any]) -> None:
+    """The mirror has no azure-functions-worker: the install passes only because the
+    rewritten copy of the included file is what the container's installer reads."""
+    monkeypatch.setenv("AZPUBLISH_CACHE_DIR", str(tmp_path / "cache"))
+    app = make_app(tmp_path / "app")
+    (app / "requirements").mkdir()
+    (app / "requirements" / "base.txt").write_text("cryptography\nazure-functions-worker\n")
+    (app / "requirements.txt").write_text("-r requirements/base.txt\n")
+    args = ["--project-dir", str(app), "--build", "local", "--engine", "container",
+            "--installer", installer, "--base-image", BASE_IMAGES["3.11"], "--no-deploy",
+            "--output-zip", str(tmp_path / "app.zip"), "--json"]
+    assert main(args) == 0, capsys.readouterr().err
+    report = json.loads(capsys.readouterr().out)
+    assert any("azure-functions-worker is left out" in w for w in report["warnings"])
+    names = zipfile.ZipFile(tmp_path / "app.zip").namelist()
+    assert any(n.startswith(".python_packages/lib/site-packages/cryptography/") for n in names)
+    assert not any("azure_functions_worker" in n for n in names)
+    assert (app / "requirements" / "base.txt").read_text().endswith("azure-functions-worker\n")

@@ -6,7 +6,13 @@ import pytest
 
 from azpublish.errors import ProjectError
 from azpublish.redact import forget_secrets, redact
-from azpublish.requirements import logical_lines, project_name, read_requirements
+from azpublish.requirements import (
+    logical_lines,
+    mirror_without_left_out,
+    packaged_copies,
+    project_name,
+    read_requirements,
+)
 
 
 def test_logical_lines_join_continuations_and_drop_comments() -> None:
@@ -55,12 +61,33 @@ def test_include_loop(tmp_path: Path) -> None:
         read_requirements(tmp_path / "requirements.txt")
 
 
-def test_worker_is_refused_in_an_include(tmp_path: Path) -> None:
-    (tmp_path / "requirements.txt").write_text("-r inc.txt\n")
-    (tmp_path / "inc.txt").write_text("six\nazure-functions-worker\n")
-    with pytest.raises(ProjectError, match="azure-functions-worker must not be listed") as info:
-        read_requirements(tmp_path / "requirements.txt")
-    assert info.value.where == f"{tmp_path / 'inc.txt'}:2"
+def test_the_worker_is_left_out_wherever_it_is_listed(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "requirements.txt").write_text("-r ../common.txt\nsix\n")
+    (tmp_path / "common.txt").write_text(
+        "\ufeffpackaging\nAzure_Functions_Worker==1.0 \\\n  --hash=sha256:00\n")
+    requirements = read_requirements(tmp_path / "app" / "requirements.txt")
+    assert requirements.names == ("packaging", "six")
+    assert [(line.file.name, line.lineno) for line in requirements.left_out] == [
+        ("common.txt", 2)]
+    copies = mirror_without_left_out(requirements, tmp_path / "mirror")
+    # The same layout, so that "-r ../common.txt" still resolves from the copy.
+    assert copies == {tmp_path / "app" / "requirements.txt":
+                      tmp_path / "mirror" / "app" / "requirements.txt",
+                      tmp_path / "common.txt": tmp_path / "mirror" / "common.txt"}
+    assert (tmp_path / "mirror" / "app" / "requirements.txt").read_text() == (
+        "-r ../common.txt\nsix\n")
+    rewritten = (tmp_path / "mirror" / "common.txt").read_text().splitlines()
+    assert rewritten[0] == "packaging"
+    assert all(line.startswith("# left out by azpublish") for line in rewritten[1:])
+    assert read_requirements(tmp_path / "mirror" / "app" / "requirements.txt").left_out == ()
+
+
+def test_nothing_is_copied_when_nothing_is_left_out(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("six\n")
+    requirements = read_requirements(tmp_path / "requirements.txt")
+    assert mirror_without_left_out(requirements, tmp_path / "mirror") == {}
+    assert not (tmp_path / "mirror").exists()
 
 
 def test_only_options_is_empty(tmp_path: Path) -> None:
@@ -76,3 +103,34 @@ def test_index_credentials_in_requirements_are_registered(tmp_path: Path) -> Non
     read_requirements(tmp_path / "requirements.txt")
     assert "req-file-secret" not in redact("echo req-file-secret")
     forget_secrets()
+
+
+def test_includes_outside_the_app_are_inlined_for_the_package(tmp_path: Path) -> None:
+    """A monorepo's shared pins: the server reads only the package, so they go inline, and
+    what they include from inside the app is re-based to the packaged file's folder."""
+    app = tmp_path / "src" / "orders"
+    (app / "requirements").mkdir(parents=True)
+    (tmp_path / "requirements").mkdir()
+    (tmp_path / "requirements" / "common.txt").write_text(
+        "six==1.17.0\nazure-functions-worker\n-r ../src/orders/requirements/extra.txt\n")
+    (app / "requirements" / "extra.txt").write_text("packaging==24.0\n")
+    (app / "requirements.txt").write_text("azure-functions\n-r ../../requirements/common.txt\n")
+    requirements = read_requirements(app / "requirements.txt")
+    copies = packaged_copies(requirements, app, tmp_path / "copies")
+    assert list(copies) == [app / "requirements.txt"]  # extra.txt is packaged as it is
+    lines = copies[app / "requirements.txt"].read_text().splitlines()
+    assert lines[0] == "azure-functions"
+    assert lines[1].startswith("# -r ../../requirements/common.txt: inlined by azpublish")
+    assert lines[2] == "six==1.17.0"
+    assert lines[3].startswith("# left out by azpublish")
+    assert lines[4] == "-r requirements/extra.txt"
+
+
+def test_a_constraints_file_outside_the_app_is_refused_for_the_package(tmp_path: Path) -> None:
+    (tmp_path / "app").mkdir()
+    (tmp_path / "pins.txt").write_text("six==1.17.0\n")
+    (tmp_path / "app" / "requirements.txt").write_text("six\n-c ../pins.txt\n")
+    requirements = read_requirements(tmp_path / "app" / "requirements.txt")
+    with pytest.raises(ProjectError, match="constraints file outside the app") as info:
+        packaged_copies(requirements, tmp_path / "app", tmp_path / "copies")
+    assert info.value.where == f"{tmp_path / 'app' / 'requirements.txt'}:2"

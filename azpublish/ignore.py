@@ -719,7 +719,7 @@ def _overridden(funcignore: Sequence[Rule], extra_includes: Sequence[tuple[str, 
     found = []
     for folder, label in extra_includes:
         name = folder.strip("/")
-        rule = matcher.exclusion(f"{name}/", name)
+        rule = matcher.exclusion(f"{name}/", f"{name}/")  # a folder: both end in "/"
         if rule is not None and rule.source == FUNCIGNORE:
             found.append((rule, label))
     return tuple(found)

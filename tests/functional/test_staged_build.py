@@ -82,9 +82,11 @@ def test_a_local_build_leaves_the_project_byte_for_byte_as_it_was(run: Run, app:
     assert ".python_packages/lib/site-packages/stale_module.py" not in names
 
 
-def test_funcignore_cannot_strip_the_built_dependencies(run: Run, app: Path,
-                                                        tmp_path: Path) -> None:
-    (app / ".funcignore").write_text(".python_packages\n")
+@pytest.mark.parametrize("pattern", [".python_packages", ".python_packages/",
+                                     "/.python_packages/", ".python_*/"])
+def test_funcignore_cannot_strip_the_built_dependencies(run: Run, app: Path, tmp_path: Path,
+                                                        pattern: str) -> None:
+    (app / ".funcignore").write_text(f"{pattern}\n")
     code, report, err = run()
     assert code == 0, err
     assert ".python_packages/lib/site-packages/six.py" in names_in(tmp_path)

@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from azpublish.__main__ import main
+from tests.functional.local_build_support import Run, local_build_runner
 
 # Real pip and uv runs against the package mirror: outside make test-quick.
 pytestmark = pytest.mark.installs
 
-Run = Callable[..., tuple[int, dict[str, object], str]]
 
 
 @pytest.fixture
@@ -34,16 +32,7 @@ def app(tmp_path: Path) -> Path:
 @pytest.fixture
 def run(app: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch) -> Run:
-    monkeypatch.setenv("AZPUBLISH_CACHE_DIR", str(tmp_path / "cache"))
-
-    def invoke(*extra: str) -> tuple[int, dict[str, object], str]:
-        code = main(["--project-dir", str(app), "--build", "local", "--engine", "wheels",
-                     "--no-deploy", "--output-zip", str(tmp_path / "app.zip"), "--json",
-                     *extra])
-        out, err = capsys.readouterr()
-        return code, json.loads(out), err
-
-    return invoke
+    return local_build_runner(app, tmp_path, capsys, monkeypatch)
 
 
 def cache_of(report: dict[str, object]) -> dict[str, object]:

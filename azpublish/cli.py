@@ -32,3 +32,6 @@ def quiet_sdk_loggers(verbose: bool) -> None:
     level = logging.WARNING if verbose else logging.ERROR
     for name in ("azure", "msal", "urllib3"):
         logging.getLogger(name).setLevel(level)
+    # Warns, with a traceback, of every error body it cannot parse, such as the empty 200 of a
+    # trigger sync that the SDK takes for an error; azpublish tells those apart itself.
+    logging.getLogger("azure.mgmt.web._utils.model_base").setLevel(logging.ERROR)

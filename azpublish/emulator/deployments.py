@@ -226,19 +226,18 @@ class DeploymentRunner:
         env = apphost.runtime_env(job.app, job.site, ctx.urls, wwwroot)
         result = funchost.index_app(wwwroot, python, env,
                                     timeout=ctx.config.index_timeout_seconds)
-        for error in result.errors:
-            lines = error.splitlines() or [error]
-            log.add(f"Error indexing function app: {lines[-1]}", WARNING, lines)
+        # Kudu's log says nothing of what the host made of the app: that is in the host log.
         ctx.store.set_functions(job.app, job.site, list(result.functions),
                                 apphost.route_prefix(wwwroot))
         if ctx.config.quirk("index_lag"):
             job.site.functions_listed_after = ctx.clock() + ctx.config.index_lag_seconds
         names = ", ".join(f.name for f in result.functions) or "none"
         log.add(f"Syncing {len(result.functions)} function triggers ({names}).")
-        errors = [f"[Error] {line}" for error in result.errors for line in error.splitlines()]
+        lines = [*(f"[Warning] {line}" for text in result.warnings for line in text.splitlines()),
+                 *(f"[Error] {line}" for text in result.errors for line in text.splitlines())]
         sitelogs.append(ctx.layout, job.app.name, job.site.slot, sitelogs.HOST_LOG, [
-            *errors, f"[Information] Host started for deployment {job.deployment.id[:10]}: "
-                     f"{len(result.functions)} functions loaded ({names})."])
+            *lines, f"[Information] Host started for deployment {job.deployment.id[:10]}: "
+                    f"{len(result.functions)} functions loaded ({names})."])
 
     def _finish(self, job: DeploymentJob, log: DeploymentLog, failed: DeploymentFailed) -> None:
         deployment = job.deployment

@@ -5,6 +5,10 @@ by a fraction of a second, but a crashing or hanging app cannot harm the emulato
 never sees stale modules). The app imports from wwwroot, ``.python_packages/lib/site-packages``
 and the standard library only; ``azure-functions`` comes last, from a private copy of the
 emulator's own install, so apps that do not list it still run as they do on Azure.
+
+Indexing follows the host: it reads a v1 app's function.json itself and refuses what it cannot
+create (``hostmeta``) before the worker loads the rest; a v2 app is indexed by the worker. A
+function the worker fails to load stays listed, and every call replays that failure.
 """
 
 from __future__ import annotations
@@ -14,21 +18,22 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import tempfile
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from azpublish.distributions import dependency_closure
+from azpublish.emulator import hostmeta
 from azpublish.emulator.routes import HTTP_TRIGGER, parse_template
 
 WORKER = Path(__file__).with_name("worker.py")
@@ -49,15 +54,22 @@ class IndexedFunction:
     script_file: str  # relative to wwwroot
     entry_point: str
     is_disabled: bool = False
+    # Listed, but the host refused to create it (a binding type it does not have, no trigger):
+    # it never runs, and its /admin/functions/{name}/status says why.
+    host_error: str = ""
+    # Listed and routed, but the worker failed to load it (a v1 script that does not import):
+    # every invocation fails with this error, as the host replays the failed load.
+    load_error: str = ""
 
 
 @dataclass(frozen=True)
 class IndexResult:
-    functions: tuple[IndexedFunction, ...]
-    errors: tuple[str, ...]  # every error, as the host log shows them
-    # The same errors split the way the host's admin API serves them: per function it could not
-    # load (its /admin/functions/{name}/status), and the rest (its /admin/host/status), e.g. the
-    # traceback of an import error in function_app.py.
+    functions: tuple[IndexedFunction, ...]  # what the host lists (ARM, the admin list)
+    errors: tuple[str, ...] = ()  # the host log's errors of this start, in the host's words
+    warnings: tuple[str, ...] = ()  # and its warnings
+    # What the admin API serves: the errors of each function the host refused, listed or not
+    # (/admin/functions/{name}/status), and the host's own failure to start (/admin/host/status).
+    # A worker's load or index failure is neither: it is only in the log.
     function_errors: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     host_errors: tuple[str, ...] = ()
 
@@ -227,30 +239,35 @@ def _disabled_by_setting(name: str, env: Mapping[str, str]) -> bool:
     return any(k.lower() == wanted and v.strip().lower() in ("true", "1") for k, v in env.items())
 
 
-def _indexed(raw: Mapping[str, Any], env: Mapping[str, str]) -> IndexedFunction:
+def _indexed(raw: Mapping[str, Any], env: Mapping[str, str],
+             types: hostmeta.BindingTypes) -> IndexedFunction:
+    """The function as the host creates it from its metadata; ``host_error`` if it cannot."""
     name = str(raw["name"])
     bindings = tuple(_normalised(b) for b in raw["bindings"])
-    trigger = next((b for b in bindings if str(b.get("type", "")).lower().endswith("trigger")
-                    and b.get("direction", "in") == "in"), None)
-    if trigger is None:
-        raise ValueError("no trigger binding; a function needs exactly one")
+    error = hostmeta.creation_error(name, bindings, types)
+    trigger = next((b for b in bindings if hostmeta.is_trigger(b)), {})
     route: str | None = None
     methods: tuple[str, ...] = ()
-    if str(trigger["type"]).lower() == HTTP_TRIGGER:
+    if str(trigger.get("type", "")).lower() == HTTP_TRIGGER:
         route = str(trigger.get("route") or name).strip("/")
-        parse_template(route)  # a ValueError saying what is wrong with the route
         methods = tuple(str(m).upper() for m in trigger.get("methods") or ())
+        if error is None:
+            try:
+                parse_template(route)
+            except ValueError as bad:  # the emulator's router cannot serve it either
+                error = f"The route template {route!r} is invalid: {bad}"
     return IndexedFunction(
-        name=name, trigger=str(trigger["type"]), route=route, methods=methods,
+        name=name, trigger=str(trigger.get("type", "")), route=route, methods=methods,
         auth_level=str(trigger.get("authLevel") or "function").lower(), bindings=bindings,
         script_file=str(raw["script_file"]), entry_point=str(raw["entry_point"]),
         is_disabled=bool(raw.get("disabled")) or _disabled_by_setting(name, env),
+        host_error=error or "",
     )
 
 
 def index_app(wwwroot: Path, python: Path, env: Mapping[str, str], *,
               timeout: float = 60.0) -> IndexResult:
-    """The functions the host would load from ``wwwroot``, and why others did not load.
+    """The functions the host would list for ``wwwroot``, and what its log and admin API say.
 
     ``env`` holds the app settings; the worker sees them as environment variables (over a
     minimal PATH/HOME/LANG base), as on Azure. The result is also kept as the host's last index
@@ -261,43 +278,93 @@ def index_app(wwwroot: Path, python: Path, env: Mapping[str, str], *,
     return result
 
 
+def _script_file_name(env: Mapping[str, str]) -> str:
+    return env.get("PYTHON_SCRIPT_FILE_NAME") or "function_app.py"  # as the worker reads it
+
+
+class _Index:
+    """One start of the host, collecting what it lists, logs and serves."""
+
+    def __init__(self, env: Mapping[str, str], types: hostmeta.BindingTypes) -> None:
+        self.env, self.types = env, types
+        self.functions: list[IndexedFunction] = []
+        self.errors: list[str] = []
+        self.refused: dict[str, tuple[str, ...]] = {}
+
+    def refuse(self, name: str, error: str) -> None:
+        self.errors.append(hostmeta.in_error(name, error))
+        self.refused[name] = (error,)
+
+    def create(self, raw: Mapping[str, Any]) -> IndexedFunction:
+        function = _indexed(raw, self.env, self.types)
+        if function.host_error:
+            self.refuse(function.name, function.host_error)
+        return function
+
+    def result(self) -> IndexResult:
+        return IndexResult(tuple(self.functions), tuple(self.errors),
+                           function_errors=dict(self.refused))
+
+
 def _index(wwwroot: Path, python: Path, env: Mapping[str, str], timeout: float) -> IndexResult:
     if not (wwwroot / "host.json").is_file():
-        error = f"host.json not found in {wwwroot}: no functions are loaded"
-        return IndexResult((), (error,), host_errors=(error,))
+        # The host itself runs (with a default configuration) and finds nothing to load.
+        return IndexResult((), warnings=("No functions were found: the deployed package has no "
+                                         "host.json at its root.",))
+    state = _Index(env, hostmeta.binding_types(wwwroot))
+    if (wwwroot / _script_file_name(env)).is_file():
+        return _index_v2(wwwroot, python, env, timeout, state)
+    return _index_v1(wwwroot, python, env, timeout, state)
+
+
+def _index_v2(wwwroot: Path, python: Path, env: Mapping[str, str], timeout: float,
+              state: _Index) -> IndexResult:
+    """The worker indexes the app; the host validates what it is given, then creates it."""
     run = _run_worker(python, "index", wwwroot, env, b"", timeout)
     if run.answer is None:
         return IndexResult((), (run.problem,), host_errors=(run.problem,))
-    errors = [str(e) for e in run.answer.get("errors", [])]
-    per_function: dict[str, list[str]] = {}
-    host: list[str] = []
-    for error in errors:
-        load = _LOAD_ERROR.match(error)
-        if load:
-            per_function.setdefault(load["name"], []).append(load["error"].strip())
-        else:
-            host.append(error)
-    functions = []
+    if run.answer.get("error"):
+        # The host goes on with no function: only its log says why, not its status.
+        state.errors.append(f"Worker failed to index functions\n{run.answer['error']}")
+        return state.result()
     for raw in run.answer.get("functions", []):
         try:
-            functions.append(_indexed(raw, env))
-        except (ValueError, KeyError, TypeError) as error:
-            name = raw.get("name") if isinstance(raw, Mapping) else None
-            if isinstance(name, str) and isinstance(error, ValueError):
-                errors.append(f"Function '{name}': {error}")
-                per_function.setdefault(name, []).append(str(error))
-            else:
-                errors.append(str(error))
-                host.append(str(error))
-    return IndexResult(tuple(functions), tuple(errors),
-                       {name: tuple(texts) for name, texts in per_function.items()}, tuple(host))
+            hostmeta.check_worker_metadata(raw)
+        except hostmeta.Refused as refused:
+            state.refuse(str(raw.get("name")), str(refused))
+            continue
+        state.functions.append(state.create(raw))
+    return state.result()
+
+
+def _index_v1(wwwroot: Path, python: Path, env: Mapping[str, str], timeout: float,
+              state: _Index) -> IndexResult:
+    """The host reads function.json itself and hands the worker what it could create."""
+    raws, refused = hostmeta.read_v1(wwwroot)
+    for name, error in refused.items():
+        state.refuse(name, error)
+    created = [state.create(raw) for raw in raws]
+    loadable = [{"name": f.name, "script_file": f.script_file, "entry_point": f.entry_point}
+                for f in created if not f.host_error]
+    load_errors: dict[str, str] = {}
+    if loadable:
+        run = _run_worker(python, "load", wwwroot, env,
+                          json.dumps({"functions": loadable}).encode(), timeout)
+        if run.answer is None:
+            return IndexResult((), (run.problem,), host_errors=(run.problem,))
+        load_errors = {str(k): str(v) for k, v in run.answer.get("load_errors", {}).items()}
+    for function in created:
+        error = load_errors.get(function.name, "")
+        if error:
+            state.errors.append(f"Worker failed to load function: '{function.name}' with "
+                                f"functionId: '{uuid.uuid4()}'.\n{error}")
+            function = replace(function, load_error=error)
+        state.functions.append(function)
+    return state.result()
 
 
 # -- the host's memory of its last index ----------------------------------------------------------
 
-# How the worker reports a v1 function it could not import: the function's name, then the
-# traceback. The host keeps such a function out of its list and says why in its admin API.
-_LOAD_ERROR = re.compile(r"Function '(?P<name>[^'\n]+)' failed to load:(?P<error>.*)", re.DOTALL)
 _MEMORY_SIZE = 256  # wwwroots remembered; more only when many sites are deployed at once
 _memory: OrderedDict[tuple[int, int], IndexResult] = OrderedDict()
 _memory_lock = threading.Lock()
@@ -348,6 +415,10 @@ def invoke_http(wwwroot: Path, python: Path, env: Mapping[str, str], function: I
     if function.trigger.lower() != HTTP_TRIGGER:
         raise ValueError(f"function {function.name!r} is a {function.trigger}, not an http "
                          "function")
+    if function.load_error:
+        # The host never sends an invocation to a function that failed to load: it fails the
+        # call with the load's error, whatever the script would do now.
+        return HttpResult(500, {}, b"", error=function.load_error)
     document = {
         "function": {"name": function.name, "script_file": function.script_file,
                      "entry_point": function.entry_point, "bindings": list(function.bindings)},

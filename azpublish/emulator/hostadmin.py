@@ -6,11 +6,15 @@ level, so neither the default host key nor a function key will do), 401 with no 
 The host status ``id`` follows the host's rules (the site name, ``-slot`` for a slot, lower
 case, at most 32 characters, no trailing ``-``; on Flex a hash of that name).
 
-Errors come from the host's last index of the site (``funchost.last_index``): a function it
-could not load is not listed, and its status says why (``{"errors": [...]}``; a listed function
-answers ``{}``, a name the host never saw 404). An error no function owns (function_app.py does
-not import, the worker died) is the host's own: ``errors`` in the host status, whose ``state``
-is then ``Error`` when nothing loaded. The host leaves ``errors`` out when there are none.
+A function's status holds only what the host itself refused (see ``hostmeta``): a listed
+function it could not create (``host_error``, kept with the site's functions) or one it did
+not list at all (its last index of the site, ``funchost.last_index``, kept in memory). Any
+other listed function answers ``{}`` (a v1 script that does not import too: that is the
+worker's error, only in the host log), a name the host never saw 404. The host status has
+``errors`` only when the host itself failed to start (the worker could not be started or did
+not answer), and ``state`` is then ``Error`` when nothing is listed; an import error in
+function_app.py leaves it ``Running`` with no ``errors``. The host leaves ``errors`` out when
+there are none.
 """
 
 from __future__ import annotations
@@ -76,13 +80,14 @@ def host_status(app: App, site: Site,
 def function_status(site: Site, name: str,
                     index: funchost.IndexResult | None) -> dict[str, object] | None:
     """The host's answer for one function (None: 404). Names compare case-insensitively."""
+    listed = next((f for f in site.functions if f.name.lower() == name.lower()), None)
+    if listed is not None and listed.host_error:
+        return {"errors": [redact(listed.host_error)]}
     errors = next((texts for known, texts in (index.function_errors if index else {}).items()
                    if known.lower() == name.lower()), ())
     if errors:
         return {"errors": [redact(e) for e in errors]}
-    if any(f.name.lower() == name.lower() for f in site.functions):
-        return {}
-    return None
+    return {} if listed is not None else None
 
 
 def admin_endpoint(request: Request, app: App, site: Site, path: str) -> Response:

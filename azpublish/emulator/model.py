@@ -116,6 +116,7 @@ def function_from_dict(data: dict[str, Any]) -> IndexedFunction:
         methods=tuple(data.get("methods", ())), auth_level=data["auth_level"],
         bindings=tuple(data.get("bindings", ())), script_file=data["script_file"],
         entry_point=data["entry_point"], is_disabled=bool(data.get("is_disabled")),
+        host_error=str(data.get("host_error") or ""), load_error=str(data.get("load_error") or ""),
     )
 
 

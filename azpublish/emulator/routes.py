@@ -273,7 +273,9 @@ def match_template(template: RouteTemplate, path: str) -> dict[str, str] | None:
 
 
 def _http_functions(functions: Iterable[IndexedFunction]) -> list[IndexedFunction]:
-    return [f for f in functions if f.trigger.lower() == HTTP_TRIGGER and not f.is_disabled]
+    """The routes the host serves: a function it refused to create has none."""
+    return [f for f in functions
+            if f.trigger.lower() == HTTP_TRIGGER and not f.is_disabled and not f.host_error]
 
 
 def _template_of(function: IndexedFunction) -> RouteTemplate | None:

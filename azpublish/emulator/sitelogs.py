@@ -1,8 +1,9 @@
 """Each site's log files, kept where App Service keeps them: under ``/home/LogFiles``.
 
 Deployment steps (and build output) go to ``kudu/deployment/deployment.log``; the function host's
-lines (start-up, indexing errors, each invocation and what the function printed or logged) to
-``Application/Functions/Host/host.log``. Kudu's log stream tails them and its VFS serves them.
+lines (start-up, functions refused, the worker's load and index failures, each invocation and
+what the function printed or logged) to ``Application/Functions/Host/host.log``. Kudu's log
+stream tails them and its VFS serves them.
 Writing a log line never fails a deployment or an invocation: a line that cannot be written is
 dropped.
 """

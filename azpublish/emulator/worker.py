@@ -1,12 +1,14 @@
 """The emulator's Python worker: runs inside the app's own interpreter, one process per call.
 
-Started by ``funchost`` as ``python -I -S -B worker.py index|invoke WWWROOT FALLBACK``: isolated
+Started by ``funchost`` as ``python -I -S -B worker.py COMMAND WWWROOT FALLBACK``: isolated
 (no site-packages, no PYTHON* variables), so the app sees only what the real worker gives it —
 ``sys.path`` = wwwroot, ``wwwroot/.python_packages/lib/site-packages``, the standard library,
 then FALLBACK (a copy of ``azure-functions`` and its dependencies, for apps that did not install
 it). Only the standard library is imported here, for the same reason.
 
-Protocol: ``invoke`` reads ``{"function": ..., "request": ...}`` as JSON on stdin (body base64).
+Protocol: ``index`` indexes a model v2 app; ``load`` reads ``{"functions": [...]}`` (the v1
+functions the host accepted) and answers the load error of each that fails; ``invoke`` reads
+``{"function": ..., "request": ...}`` as JSON on stdin (body base64).
 The answer is one JSON document on stdout; everything the app prints or logs goes to stderr
 (file descriptor 1 is redirected there, so even a stray ``print`` cannot corrupt the answer).
 """
@@ -96,45 +98,43 @@ def index_v2() -> dict[str, Any]:
         }
         for f in v2_functions()
     ]
-    return {"functions": functions, "errors": []}
+    return {"functions": functions}
 
 
-def describe_v1(wwwroot: Path, folder: Path) -> dict[str, Any]:
-    config = json.loads((folder / "function.json").read_text(encoding="utf-8-sig"))
-    script_file = os.path.normpath(Path(folder.name, config.get("scriptFile") or "__init__.py"))
-    if script_file.startswith(".."):
-        raise ValueError(f"{folder.name}/function.json: scriptFile {script_file!r} is outside "
-                         "the app")
-    entry_point = config.get("entryPoint") or "main"
-    if not callable(getattr(import_v1(wwwroot, script_file), entry_point, None)):
-        raise AttributeError(f"{folder.name}: entry point {entry_point!r} not found in "
-                             f"{script_file}")
-    return {
-        "name": folder.name,
-        "script_file": Path(script_file).as_posix(),
-        "entry_point": entry_point,
-        "bindings": config.get("bindings") or [],
-        "disabled": str(config.get("disabled", False)).lower() in ("true", "1"),
-    }
+def load_v1(wwwroot: Path, function: Mapping[str, Any]) -> Callable[..., Any]:
+    """Import a v1 function's script and find its entry point, as the worker's FunctionLoad."""
+    script_file = str(function["script_file"])
+    if Path(script_file).is_absolute() or Path(script_file).parts[:1] == ("..",):
+        raise RuntimeError(f"cannot load function {function['name']}: script {script_file} is "
+                           "not inside the app's folder")
+    if Path(script_file).suffix != ".py":
+        raise RuntimeError(f"cannot load function {function['name']}: {script_file} is not a "
+                           "Python file")
+    target = getattr(import_v1(wwwroot, script_file), str(function["entry_point"]), None)
+    if not callable(target):
+        raise RuntimeError(f"cannot load function {function['name']}: "
+                           f"{function['entry_point']}() is not defined in {script_file}")
+    return target  # type: ignore[no-any-return]
 
 
-def index_v1(wwwroot: Path) -> dict[str, Any]:
-    functions, errors = [], []
-    for folder in sorted(p for p in wwwroot.iterdir() if (p / "function.json").is_file()):
+def load(wwwroot: Path, doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Load each v1 function the host accepted; the traceback of each that fails, by name.
+    All in one process, as the worker loads them."""
+    errors: dict[str, str] = {}
+    for function in doc["functions"]:
         try:
-            functions.append(describe_v1(wwwroot, folder))
+            load_v1(wwwroot, function)
         except BaseException:
-            errors.append(f"Function '{folder.name}' failed to load:\n{traceback.format_exc()}")
-    return {"functions": functions, "errors": errors}
+            errors[str(function["name"])] = traceback.format_exc()
+    return {"load_errors": errors}
 
 
-def index(wwwroot: Path) -> dict[str, Any]:
-    if not (wwwroot / script_file_name()).is_file():
-        return index_v1(wwwroot)
+def index() -> dict[str, Any]:
+    """Model v2: the functions ``function_app.py`` registers, or why it could not be indexed."""
     try:
         return index_v2()
     except BaseException:
-        return {"functions": [], "errors": [traceback.format_exc()]}
+        return {"functions": [], "error": traceback.format_exc()}
 
 
 class Out:
@@ -156,8 +156,7 @@ def load_target(wwwroot: Path, function: Mapping[str, Any]) -> Callable[..., Any
             if candidate.get_function_name() == function["name"]:
                 return candidate.get_user_function()  # type: ignore[no-any-return]
         raise LookupError(f"function {function['name']!r} is no longer in {script_file_name()}")
-    module = import_v1(wwwroot, function["script_file"])
-    return getattr(module, function["entry_point"])  # type: ignore[no-any-return]
+    return load_v1(wwwroot, function)
 
 
 def http_request(doc: Mapping[str, Any]) -> Any:
@@ -247,7 +246,9 @@ def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     if command == "index":
-        result = index(wwwroot)
+        result = index()
+    elif command == "load":
+        result = load(wwwroot, json.load(sys.stdin))
     elif command == "invoke":
         result = invoke(wwwroot, json.load(sys.stdin))
     else:

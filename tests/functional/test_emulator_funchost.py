@@ -223,10 +223,20 @@ def test_v1_app_with_shared_code_and_an_output_binding(tmp_path: Path, python: P
         "Timer/__init__.py": "def main(t):\n    pass\n",
     })
     result = index_app(tmp_path, python, {})
-    assert sorted(by_name(result)) == ["Greet", "Timer"]
+    # The host lists a v1 function from its function.json; a script that does not load is the
+    # worker's failure, in the log only, and the function's status says nothing of it.
+    assert sorted(by_name(result)) == ["Broken", "Greet", "NoEntry", "Timer"]
+    assert result.function_errors == {} and result.host_errors == ()
     assert len(result.errors) == 2
-    assert any("Broken" in e and "ModuleNotFoundError" in e for e in result.errors)
-    assert any("NoEntry" in e and "'run'" in e for e in result.errors)
+    assert any(e.startswith("Worker failed to load function: 'Broken'")
+               and "ModuleNotFoundError" in e for e in result.errors)
+    assert any(e.startswith("Worker failed to load function: 'NoEntry'")
+               and "run() is not defined in NoEntry/__init__.py" in e for e in result.errors)
+    broken = by_name(result)["Broken"]
+    assert "No module named 'not_installed_module'" in broken.load_error
+    assert not by_name(result)["Greet"].load_error
+    failed = call(tmp_path, python, broken)
+    assert (failed.status, failed.body, failed.error) == (500, b"", broken.load_error)
     greet = by_name(result)["Greet"]
     assert (greet.route, greet.methods, greet.auth_level, greet.script_file) == (
         "greet/{*rest}", ("GET", "POST"), "function", "Greet/__init__.py")
@@ -254,6 +264,7 @@ def test_v2_import_error_means_no_functions(tmp_path: Path, python: Path) -> Non
     result = index_app(tmp_path, python, {})
     assert result.functions == ()
     [error] = result.errors
+    assert error.startswith("Worker failed to index functions\nTraceback")
     assert "ModuleNotFoundError" in error and "not_installed_module" in error
 
 
@@ -270,8 +281,9 @@ def test_v2_syntax_error_and_missing_app(tmp_path: Path, python: Path) -> None:
 def test_no_host_json_indexes_nothing(tmp_path: Path, python: Path) -> None:
     write(tmp_path, {"function_app.py": V2_APP})
     result = index_app(tmp_path, python, {})
-    assert result.functions == ()
-    assert "host.json not found" in result.errors[0]
+    assert result.functions == () and result.errors == () and result.host_errors == ()
+    [warning] = result.warnings
+    assert "no host.json at its root" in warning
 
 
 def test_app_packages_come_from_python_packages_only(tmp_path: Path) -> None:
@@ -313,10 +325,14 @@ def test_script_file_name_setting_and_bad_routes(tmp_path: Path, python: Path) -
     '''})
     env = {"PYTHON_SCRIPT_FILE_NAME": "main_app.py"}
     result = index_app(tmp_path, python, env)
-    assert [f.name for f in result.functions] == ["fine"]
-    assert result.functions[0].auth_level == "function"  # FunctionApp's default
-    assert any("bad" in e and "unknown constraint" in e for e in result.errors)
-    assert call(tmp_path, python, result.functions[0], env=env).body == b"ok"
+    fine, bad = by_name(result)["fine"], by_name(result)["bad"]
+    assert fine.auth_level == "function"  # FunctionApp's default
+    # Listed (the worker indexed it) but never created: no route, and the host says why.
+    assert "unknown constraint" in bad.host_error
+    assert result.function_errors == {"bad": (bad.host_error,)}
+    assert any(e.startswith("The 'bad' function is in error:") for e in result.errors)
+    assert match_route(result.functions, "items/1", "GET") is None
+    assert call(tmp_path, python, fine, env=env).body == b"ok"
     assert index_app(tmp_path, python, {}).functions == ()  # function_app.py is not there
 
 

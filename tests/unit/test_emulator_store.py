@@ -96,7 +96,12 @@ def test_state_round_trips_and_secrets_are_sealed_on_disk(tmp_path: Path) -> Non
                                methods=("GET",), auth_level="function",
                                bindings=({"type": "httpTrigger", "direction": "in"},),
                                script_file="function_app.py", entry_point="f")
-    store.set_functions(app, app.production, [function], "api")
+    # What the host made of a function that cannot run survives a restart of the emulator.
+    failing = IndexedFunction(name="g", trigger="queueTrigger", route=None, methods=(),
+                              auth_level="function", bindings=(), script_file="g/__init__.py",
+                              entry_point="main", host_error="not registered",
+                              load_error="Traceback ...")
+    store.set_functions(app, app.production, [function, failing], "api")
     password = app.production.publishing_password
     key = app.production.function_keys["f"]["default"]
     for path in tmp_path.rglob("*"):
@@ -108,7 +113,7 @@ def test_state_round_trips_and_secrets_are_sealed_on_disk(tmp_path: Path) -> Non
     kept = again.get_app("kept")
     assert kept.production.settings == {"PIP_EXTRA_INDEX_URL": SECRET_URL}
     assert kept.production.publishing_password == password
-    assert kept.production.functions == [function]
+    assert kept.production.functions == [function, failing]
     assert kept.production.function_keys["f"]["default"] == key
     assert kept.site("staging") is not None and kept.site("staging").slot == "staging"
     assert kept.plan == "premium"

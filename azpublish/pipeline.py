@@ -113,18 +113,20 @@ def publish(settings: Settings, report: Reporter) -> int:
         if deploy_target:
             with stage("deploy", report):
                 deploy(deploy_target, builder.mode, package, settings, report,
-                       function_names(project) or tuple(f.name for f in indexed))
+                       function_names(project) or tuple(f.name for f in indexed),
+                       model=project.model, import_checked=result.check is not None)
     return ExitCode.OK
 
 
 def deploy_plan(target: DeployTarget, mode: BuildMode, sha256: str, settings: Settings,
-                expected_functions: tuple[str, ...] = ()) -> tuple[Step, ...]:
+                expected_functions: tuple[str, ...] = (), *, model: str = "",
+                import_checked: bool = False) -> tuple[Step, ...]:
     from azpublish.deploy.plan import DeployOptions, plan_deploy
 
     options = DeployOptions(mode, sha256, settings.timeout, settings.pip_extra_index_url,
                             settings.restore_settings, settings.verify_url,
                             settings.index_timeout, expected_functions, target.python_version,
-                            settings.allow_partial)
+                            settings.allow_partial, model, import_checked)
     if target.arm is None:
         return plan_deploy(target.site.plan, target.kudu.settings(), options, arm_access=False)
     return plan_deploy(target.site.plan, target.arm.app_settings(target.ref), options)
@@ -138,11 +140,13 @@ def function_names(project: Project) -> tuple[str, ...]:
 
 
 def deploy(target: DeployTarget, mode: BuildMode, package: PackageReport, settings: Settings,
-           report: Reporter, expected_functions: tuple[str, ...] = ()) -> None:
+           report: Reporter, expected_functions: tuple[str, ...] = (), *, model: str = "",
+           import_checked: bool = False) -> None:
     from azpublish.deploy.executor import Executor
     from azpublish.deploy.plan import CheckUnchanged
 
-    steps = deploy_plan(target, mode, package.sha256, settings, expected_functions)
+    steps = deploy_plan(target, mode, package.sha256, settings, expected_functions,
+                        model=model, import_checked=import_checked)
     # The message carries the same stamp the plan checks against (one place computes it).
     stamp = next(s.stamp() for s in steps if isinstance(s, CheckUnchanged))
     message = f"azpublish {__version__} {stamp} id={uuid.uuid4()}"

@@ -3,13 +3,15 @@ app's own host name, reached with the master key (ARM's ``host/default/listkeys`
 
 - ``GET /admin/host/status``: ``state`` and, only when the host failed to start, ``errors``
   (its last start-up error, flattened to one line).
-- ``GET /admin/functions/{name}/status``: ``{"errors": [...]}`` for a function the host could
-  not load (an invalid function.json, a script file that does not exist, a binding it refused),
-  ``{}`` for one it loaded, 404 for a name it never saw.
+- ``GET /admin/functions/{name}/status``: ``{"errors": [...]}`` for a function the host
+  refused: one it never listed (an invalid name or function.json, a script file that does not
+  exist) or one listed but never created (no trigger, a binding type its extension bundle does
+  not have); ``{}`` for any other, 404 for a name it never saw.
 
-On Azure a Python import error is neither: it is the worker's, logged by the host (Log stream,
-Application Insights) and raised when the function runs. This module asks, briefly and at most
-a few times, and never raises: a diagnosis that cannot be made says why in ``problem``.
+A Python import error is neither: it is the worker's, logged by the host (Log stream,
+Application Insights). In function_app.py it leaves no function listed; in a v1 script the
+function stays listed and fails when it runs. This module asks, briefly and at most a few
+times, and never raises: a diagnosis that cannot be made says why in ``problem``.
 """
 
 from __future__ import annotations

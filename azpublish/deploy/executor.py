@@ -285,13 +285,11 @@ class Executor:
         explained = "\n".join(_explained(diagnosis, missing))
         tail = f"\n{explained}" if explained else ""
         if diagnosis.errors:
-            causes = ("fix what the host reports above (a module missing from requirements.txt, "
-                      "an import that fails on Linux or on the app's Python), then publish again")
+            causes = ("fix what the host reports above (it refuses an invalid function name or "
+                      "function.json, and a binding type its extension bundle does not have), "
+                      "then publish again")
         else:
-            causes = ("likely causes: an import error in function_app.py or a function script "
-                      "(on Azure it is in the host's log: Log stream or Application Insights), "
-                      "a missing dependency, host.json not at the package root, or a Python "
-                      "version mismatch")
+            causes = _silent_causes(step, bool(functions))
         if not functions:
             raise VerificationError(
                 f"the deployment finished but no function was indexed in {self.target.ref} "
@@ -355,5 +353,29 @@ def _explained(diagnosis: Diagnosis, missing: Sequence[str]) -> list[str]:
         lines.append(f"  (the host's errors could not be read: {diagnosis.problem})")
     elif not diagnosis.errors:
         about = "them" if missing else "the app"
-        lines.append(f"  (the host reports no load error for {about})")
+        lines.append(f"  (the host's admin API reports no error for {about})")
     return lines
+
+
+def _silent_causes(step: ListFunctions, some_listed: bool) -> str:
+    """What to suggest when the host's admin API says nothing: it reports only what the host
+    refuses itself, never what the Python worker fails to import."""
+    log = "the host's log (Log stream or Application Insights)"
+    check = ("" if step.import_checked else
+             "; a local build's import check (--build local) finds import errors before the "
+             "upload")
+    if step.model == "v1":
+        # A v1 script that fails to import is listed all the same (and fails when called), so
+        # the missing functions are the host's doing, or the host itself did not start.
+        unseen = ("" if step.import_checked else
+                  ", which a remote build cannot see: a local build's import check "
+                  "(--build local) finds it before the upload")
+        likely = ("a function name or function.json the host refuses" if some_listed
+                  else "host.json not at the package root, or a host that did not start")
+        return (f"look in {log}; likely causes: {likely} (not an import error: a v1 function "
+                f"whose script fails to import stays listed and answers 500 when called{unseen})")
+    where = ("an import error in function_app.py (or in what it imports) is only in " + log +
+             ", as 'Worker failed to index functions'")
+    also = ("a function the worker no longer registers" if some_listed
+            else "host.json not at the package root, a Python version mismatch")
+    return f"likely causes: {where}{check}; also {also}"

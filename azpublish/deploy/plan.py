@@ -121,6 +121,8 @@ class ListFunctions:
     wait: float = 120.0
     expected: tuple[str, ...] = ()
     allow_partial: bool = False  # some of ``expected`` listed is a warning, not a failure
+    model: str = ""  # "v1" or "v2" (empty: not known), for what a failure message suggests
+    import_checked: bool = False  # the build's import check ran on the package
 
     def describe(self) -> str:
         wanted = (f"the {len(self.expected)} functions of the package" if self.expected
@@ -162,6 +164,8 @@ class DeployOptions:
     expected_functions: tuple[str, ...] = ()
     python: str = ""
     allow_partial: bool = False  # the target Python, part of what makes a package "unchanged"
+    model: str = ""  # the app's programming model, "v1" or "v2"
+    import_checked: bool = False
 
 
 def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptions,
@@ -195,7 +199,7 @@ def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptio
               RememberPackage(options.sha256, options.mode, options.python, plan),
               SyncTriggers(),
               ListFunctions(options.index_timeout, options.expected_functions,
-                            options.allow_partial)]
+                            options.allow_partial, options.model, options.import_checked)]
     if options.verify_url:
         steps.append(VerifyUrl(options.verify_url))
     if options.restore_settings and (wanted or remove):

@@ -421,9 +421,12 @@ def test_consumption_without_remote_build_is_refused_before_building(
 
 def test_partial_indexing_fails_naming_the_missing_function_unless_allowed(
         run: Run, emulator: RunningEmulator, tmp_path: Path) -> None:
-    """One v1 function imports a module the server never installs: the host indexes the other
-    one only. That is exit 5 naming it; --allow-partial makes it a warning."""
+    """A copy of a v1 function left in a folder named "Greet.bak": the host does not take that
+    as a function name and lists only the others. That is exit 5 naming it, with the host's
+    reason; --allow-partial makes it a warning. A function whose script fails to import is not
+    missing: the host lists it from its function.json, and it fails when called."""
     root = write_v1_app(tmp_path / "v1")
+    shutil.copytree(root / "Greet", root / "Greet.bak")
     (root / "Broken").mkdir()
     (root / "Broken" / "function.json").write_text((root / "Greet" / "function.json").read_text())
     (root / "Broken" / "__init__.py").write_text(
@@ -432,11 +435,16 @@ def test_partial_indexing_fails_naming_the_missing_function_unless_allowed(
     code, out, err = run("--project-dir", root, "--app", app, "--build", "remote",
                          "--index-timeout", "5", "--json")
     assert code == 5, err
-    assert "1 of the package's 2 functions were not indexed" in err and "Broken" in err
+    assert "1 of the package's 3 functions were not indexed after 5 s: Greet.bak (listed: " \
+           "Broken, Greet)" in err
+    assert "  Greet.bak: 'Greet.bak' is not a valid function name." in err
     code, out, err = run("--project-dir", root, "--app", app, "--build", "remote", "--force",
                          "--index-timeout", "5", "--allow-partial", "--json")
     assert code == 0, err
     report = json.loads(out)
-    assert report["deployment"]["missing"] == ["Broken"]
-    assert [f["name"] for f in report["functions"]] == ["Greet"]
+    assert report["deployment"]["missing"] == ["Greet.bak"]
+    assert [f["name"] for f in report["functions"]] == ["Broken", "Greet"]
     assert "accepted: --allow-partial" in err
+    assert invoke(emulator, f"{emulator.site_url(app)}/api/Greet").text == "v1 says hi!"
+    broken = invoke(emulator, f"{emulator.site_url(app)}/api/Broken")
+    assert (broken.status_code, broken.content) == (500, b"")

@@ -20,8 +20,8 @@ As in git, an excluded folder is not entered, so nothing below it can be re-incl
 Symbolic links are followed when they resolve inside the root (a link to a folder is walked as
 that folder's contents, and matched as a folder). Links pointing outside the root, broken links
 and loops are refused, unless a rule excludes the link first: excluded paths are never
-examined. A link cannot smuggle in what a forced rule excludes (``local.settings.json``,
-``.git/``, a virtual environment).
+examined. A link cannot smuggle in what any rule excludes at its target (``.env``,
+``local.settings.json``, ``.git/``, a virtual environment, the user's own patterns).
 
 Patterns are translated by ``pathspec``; git's own behaviour is restored on top of it, as the
 git-parity tests check: each path is tested itself while walking (pathspec's regexes also match
@@ -451,12 +451,14 @@ class _Folder:
 
 
 class _Walker:
-    def __init__(self, root: Path, rules: _Matcher, forced: _Matcher, prefix: str = "") -> None:
+    def __init__(self, root: Path, rules: _Matcher, prefix: str = "") -> None:
         self._root = root
         self._prefix = prefix  # where root lies in the archive: "" for the project itself
         self._root_prefix = str(root).rstrip(os.sep) + os.sep  # "/" stays "/"
-        self._rules = rules  # every rule, the forced ones last so that they always win
-        self._forced = forced  # the forced rules alone, for where linked files really are
+        # Every rule, the forced ones last so that they always win. They apply where a linked
+        # file really is too: a link never ships what the rules exclude at its target (git
+        # would store the link itself, never the excluded file's contents).
+        self._rules = rules
         self.included: list[FileEntry] = []
         self.ignored: list[Ignored] = []
 
@@ -476,7 +478,7 @@ class _Walker:
                        stack: list[_Folder]) -> None:
         # The hot loop (tens of thousands of entries): attribute lookups hoisted into locals.
         exclusion = self._rules.exclusion
-        forced = self._forced.exclusion if folder.linked else None
+        real_exclusion = exclusion if folder.linked else None
         prefix, real_prefix, real = folder.prefix, folder.real_prefix, folder.real
         ignored, included = self.ignored.append, self.included.append
         for entry in entries:
@@ -488,9 +490,9 @@ class _Walker:
             key = name + "/" if is_dir else name
             path = prefix + key
             rule = exclusion(path, key)
-            if rule is None and forced is not None:
-                # Inside a linked folder: forced rules also apply where the file really is.
-                rule = forced(real_prefix + key, key)
+            if rule is None and real_exclusion is not None:
+                # Inside a linked folder: the rules also apply where the file really is.
+                rule = real_exclusion(real_prefix + key, key)
             if rule is not None:
                 ignored(Ignored(path, rule))
             elif is_dir:
@@ -524,7 +526,7 @@ class _Walker:
         path = folder.prefix + key
         rule = self._rules.exclusion(path, key)
         if rule is None and folder.linked:
-            rule = self._forced.exclusion(folder.real_prefix + key, key)
+            rule = self._rules.exclusion(folder.real_prefix + key, key)
         if rule is not None:  # excluded links are never resolved: they may point anywhere
             self.ignored.append(Ignored(path, rule))
             return
@@ -535,7 +537,7 @@ class _Walker:
                                   "contains the link", where=archive_path,
                                   fix="remove the link, or exclude it in .funcignore")
         real_path = Path(target).relative_to(self._root).as_posix()
-        rule = self._forced_on_target(real_path, is_dir)
+        rule = self._excluded_target(real_path, is_dir)
         if rule is not None:
             self.ignored.append(Ignored(path, rule))
         elif is_dir:
@@ -564,19 +566,19 @@ class _Walker:
                                       "the link in .funcignore")
         return target
 
-    def _forced_on_target(self, real_path: str, is_dir: bool) -> Rule | None:
-        """An always-rule (or venv) excluding the link's target or a folder above it."""
+    def _excluded_target(self, real_path: str, is_dir: bool) -> Rule | None:
+        """The rule (or venv) excluding the link's target or a folder above it."""
         parts = real_path.split("/")
         folder = ""
         for name in parts[:-1]:
             folder += name + "/"
-            rule = self._forced.exclusion(folder, name + "/")
+            rule = self._rules.exclusion(folder, name + "/")
             if rule is not None:
                 return rule
             if (self._root / folder / VENV_MARKER).is_file():
                 return VENV_RULE
         name = parts[-1] + ("/" if is_dir else "")
-        return self._forced.exclusion(folder + name, name)
+        return self._rules.exclusion(folder + name, name)
 
     def _add_file(self, archive_path: str, source: Path, info: os.stat_result) -> None:
         if not stat.S_ISREG(info.st_mode):
@@ -694,11 +696,11 @@ def select_files(root: Path, *, extra_excludes: Sequence[tuple[str, str]] = (),
     # them, so caches inside stay out as they would anywhere else.
     rules = _Matcher((*DEFAULT_RULES, *funcignore, *included,
                       *(DEFAULT_RULES if included else ()), *forced))
-    walkers = [_Walker(real_root, rules, _Matcher(forced))]
+    walkers = [_Walker(real_root, rules)]
     for overlay in overlays:
         prefix = overlay.archive_prefix.strip("/") + "/"
         inside = _Matcher((*DEFAULT_RULES, *ALWAYS_RULES))
-        walkers.append(_Walker(overlay.source.resolve(strict=True), inside, inside, prefix))
+        walkers.append(_Walker(overlay.source.resolve(strict=True), inside, prefix))
     with _cyclic_gc_paused():
         for walker in walkers:
             walker.walk()

@@ -282,6 +282,22 @@ def test_link_cannot_smuggle_in_what_always_rules_exclude(tmp_path: Path) -> Non
     assert selection.ignored[[e.path for e in selection.ignored].index("lib/")].rule == VENV_RULE
 
 
+def test_link_cannot_ship_what_the_defaults_or_funcignore_exclude(tmp_path: Path) -> None:
+    """``app.env -> .env`` used to package the secrets of .env: every rule applies at a link's
+    target (and inside a linked folder, where the files really are)."""
+    make(tmp_path, [".env", "secrets/token.txt", "config/keys.pem", "config/app.ini", "app.py"],
+         "/secrets/\n/config/keys.pem\n")
+    (tmp_path / "app.env").symlink_to(".env")
+    (tmp_path / "token.txt").symlink_to("secrets/token.txt")
+    (tmp_path / "Func").mkdir()
+    (tmp_path / "Func" / "config").symlink_to("../config", target_is_directory=True)
+    selection = select_files(tmp_path)
+    assert included(selection) == ["Func/config/app.ini", "app.py", "config/app.ini"]
+    assert ignored(selection)["app.env"] == "default: .env"
+    assert ignored(selection)["token.txt"] == ".funcignore:1: /secrets/"
+    assert ignored(selection)["Func/config/keys.pem"] == ".funcignore:2: /config/keys.pem"
+
+
 # --- refusals -------------------------------------------------------------------------------
 
 

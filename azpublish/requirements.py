@@ -93,7 +93,7 @@ def packaged_copies(requirements: Requirements, root: Path, folder: Path) -> dic
     for index, original in enumerate(requirements.files):
         if not original.is_relative_to(root):
             continue
-        text = _packaged_text(original, original.parent, root, requirements, (original,))
+        text = _packaged_text(original, original.parent, root, requirements)
         if text != original.read_text(encoding="utf-8-sig"):
             copy = folder / f"{index}-{original.name}"
             folder.mkdir(parents=True, exist_ok=True)
@@ -102,8 +102,7 @@ def packaged_copies(requirements: Requirements, root: Path, folder: Path) -> dic
     return copies
 
 
-def _packaged_text(path: Path, base: Path, root: Path, requirements: Requirements,
-                   chain: tuple[Path, ...]) -> str:
+def _packaged_text(path: Path, base: Path, root: Path, requirements: Requirements) -> str:
     """``path``'s text as it must read from ``base`` (the folder of the packaged file it ends
     up in), outside includes inlined."""
     text = without_left_out(path, requirements.left_out)
@@ -127,7 +126,8 @@ def _packaged_text(path: Path, base: Path, root: Path, requirements: Requirement
                 fix="copy the constraints file into the app and point -c at the copy, or build "
                 "with --build local")
         else:
-            body = _packaged_text(target, base, root, requirements, (*chain, target))
+            # No loop guard: read_requirements has already refused include loops.
+            body = _packaged_text(target, base, root, requirements)
             result.append(f"# {raw.strip()}: inlined by azpublish (the server reads only the "
                           "package)\n")
             result.append(body if body.endswith("\n") else body + "\n")

@@ -21,6 +21,7 @@ from azpublish.build import SITE_PACKAGES, IndexedFunction, make_builder
 from azpublish.build.audit import Target
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 from azpublish.ignore import Selection, select_files
+from azpublish.listing import quote_path
 from azpublish.package import PackageMemo, PackageReport, write_package
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
@@ -212,12 +213,13 @@ def describe_project(project: Project, report: Reporter) -> None:
 
 
 def print_listing(selection: Selection, settings: Settings, report: Reporter) -> None:
+    """One record per line; names that need it quoted as git does (see azpublish.listing)."""
     if settings.list_included_files:
         for entry in selection.included:
-            report.line(entry.archive_path)
+            report.line(quote_path(entry.archive_path))
     else:
         for ignored in selection.ignored:
-            report.line(f"{ignored.path}\t{ignored.rule.describe()}")
+            report.line(f"{quote_path(ignored.path)}\t{quote_path(ignored.rule.describe())}")
 
 
 def describe_dry_run(selection: Selection, settings: Settings, report: Reporter) -> None:

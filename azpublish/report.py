@@ -34,6 +34,14 @@ def human_size(size: float) -> str:
     raise AssertionError("unreachable")
 
 
+def to_bytes(text: str) -> bytes:
+    """A name's bytes as the file system has them: undecodable bytes come back as they were."""
+    try:
+        return text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate no file system produced (not from a name)
+        return text.encode("utf-8", "backslashreplace")
+
+
 @dataclass
 class Reporter:
     json_mode: bool = False

@@ -1,0 +1,35 @@
+r"""How ``--list-included-files`` and ``--list-ignored-files`` write names a script can trust.
+
+As text, one record per line: a name holding a control character (C0, DEL, C1: newline, tab,
+ESC...), a byte that is not UTF-8, a double quote or a backslash is written the way git quotes
+paths (``core.quotePath``): in double quotes, with C escapes (``\n``, ``\t``, ``\"``, ``\\``)
+and the rest as octal bytes (``\033``, ``\302\233``, ``\351``). No terminal escape reaches
+the terminal, and a raw tab or newline never appears inside a field.
+"""
+
+from __future__ import annotations
+
+import re
+
+from azpublish.report import to_bytes
+
+# What makes git quote a path: C0 controls, '"', '\\', DEL; plus what core.quotePath=false still
+# leaves unsafe for a terminal: C1 controls (CSI is U+009B) and bytes that are not UTF-8, which
+# arrive as lone surrogates. Other non-ASCII letters pass unchanged.
+_NEEDS_QUOTING = re.compile(r'[\x00-\x1f"\\\x7f-\x9f\ud800-\udfff]')
+_C_ESCAPES = {0x07: "\\a", 0x08: "\\b", 0x09: "\\t", 0x0A: "\\n", 0x0B: "\\v", 0x0C: "\\f",
+              0x0D: "\\r", 0x22: '\\"', 0x5C: "\\\\"}
+
+
+def quote_path(name: str) -> str:
+    """``name`` unchanged when it is safe to print, else quoted as git's quote_c_style does."""
+    if _NEEDS_QUOTING.search(name) is None:
+        return name
+    return '"' + _NEEDS_QUOTING.sub(_escape, name) + '"'
+
+
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    if len(char) == 1 and ord(char) in _C_ESCAPES:
+        return _C_ESCAPES[ord(char)]
+    return "".join(f"\\{byte:03o}" for byte in to_bytes(char))

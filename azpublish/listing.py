@@ -5,6 +5,8 @@ ESC...), a byte that is not UTF-8, a double quote or a backslash is written the 
 paths (``core.quotePath``): in double quotes, with C escapes (``\n``, ``\t``, ``\"``, ``\\``)
 and the rest as octal bytes (``\033``, ``\302\233``, ``\351``). No terminal escape reaches
 the terminal, and a raw tab or newline never appears inside a field.
+
+With ``-z``, NUL-terminated fields, names byte for byte (``Reporter.null_records``).
 """
 
 from __future__ import annotations

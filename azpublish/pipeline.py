@@ -213,10 +213,17 @@ def describe_project(project: Project, report: Reporter) -> None:
 
 
 def print_listing(selection: Selection, settings: Settings, report: Reporter) -> None:
-    """One record per line; names that need it quoted as git does (see azpublish.listing)."""
+    """Quoted lines for people, NUL-terminated raw names with -z (see azpublish.listing)."""
     if settings.list_included_files:
-        for entry in selection.included:
-            report.line(quote_path(entry.archive_path))
+        paths = [entry.archive_path for entry in selection.included]
+        if settings.null:
+            report.null_records((path,) for path in paths)
+        else:
+            for path in paths:
+                report.line(quote_path(path))
+    elif settings.null:  # like `git check-ignore -z -v`: a NUL between fields, and after each
+        report.null_records((ignored.path, ignored.rule.describe())
+                            for ignored in selection.ignored)
     else:
         for ignored in selection.ignored:
             report.line(f"{quote_path(ignored.path)}\t{quote_path(ignored.rule.describe())}")

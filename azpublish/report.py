@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -114,6 +114,20 @@ class Reporter:
         """Machine-readable output (listings) on stdout."""
         self._ci_prelude()
         self.stdout.write(redact(text) + "\n")
+
+    def null_records(self, records: Iterable[Sequence[str]]) -> None:
+        """Machine-readable output byte for byte (``-z``): each field ends in a NUL, names go
+        out as the bytes they are on disk (undecodable bytes arrive as surrogate escapes)."""
+        self._ci_prelude()
+        self.stdout.flush()
+        buffer = getattr(self.stdout, "buffer", None)
+        for record in records:
+            data = b"".join(to_bytes(redact(field)) + b"\0" for field in record)
+            if buffer is None:  # a text-only stream: the same bytes, as text
+                self.stdout.write(data.decode("utf-8", "surrogateescape"))
+            else:
+                buffer.write(data)
+        (buffer or self.stdout).flush()
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         self._ci_prelude()

@@ -42,6 +42,7 @@ class Option:
     choices: tuple[str, ...] = ()
     metavar: str | None = None
     in_pyproject: bool = True
+    short: str | None = None  # a one-letter alias of the flag, e.g. "-z"
 
     @property
     def flag(self) -> str:
@@ -76,6 +77,8 @@ OPTIONS: tuple[Option, ...] = (
            "then exit", False, in_pyproject=False),
     Option("list_ignored_files", "bool", "print every ignored path with the rule that excluded "
            "it, then exit", False, in_pyproject=False),
+    Option("null", "bool", "with a listing: NUL-terminated records, names written byte for "
+           "byte (as git's -z)", False, in_pyproject=False, short="-z"),
     Option("max_package_size", "size", "fail when the package is larger (e.g. 200MB, 1GiB)",
            metavar="SIZE"),
     Option("engine", "choice", "how --build local installs: in a container, with target "
@@ -135,6 +138,7 @@ class Settings:
     dry_run: bool = False
     list_included_files: bool = False
     list_ignored_files: bool = False
+    null: bool = False
     max_package_size: int | None = None
     engine: Literal["auto", "container", "wheels"] = "auto"
     installer: Literal["pip", "uv"] | None = None
@@ -171,10 +175,11 @@ def build_parser(prog: str = "azpublish") -> argparse.ArgumentParser:
     )
     for opt in OPTIONS:
         help_text = f"{opt.help} (env {opt.env})"
+        flags = (opt.short, opt.flag) if opt.short else (opt.flag,)
         if opt.kind == "bool":
-            parser.add_argument(opt.flag, dest=opt.name, action="store_true", help=help_text)
+            parser.add_argument(*flags, dest=opt.name, action="store_true", help=help_text)
         else:
-            parser.add_argument(opt.flag, dest=opt.name, metavar=opt.metavar or opt.name.upper(),
+            parser.add_argument(*flags, dest=opt.name, metavar=opt.metavar or opt.name.upper(),
                                 choices=opt.choices or None, help=help_text)
     return parser
 
@@ -234,6 +239,12 @@ def check_combinations(settings: Settings) -> None:
     if settings.list_included_files and settings.list_ignored_files:
         raise UsageError("--list-included-files and --list-ignored-files are exclusive",
                          fix="ask for one listing at a time")
+    if settings.null and not (settings.list_included_files or settings.list_ignored_files):
+        raise UsageError("-z/--null only shapes the output of --list-included-files or "
+                         "--list-ignored-files", fix="add one of them, or drop -z")
+    if settings.null and settings.json:
+        raise UsageError("-z/--null and --json are exclusive: each chooses the listing's format",
+                         fix="use -z for NUL-separated names, or --json for one JSON document")
 
 
 def project_dir_for_pyproject(project_dir: Path | None) -> Path | None:

@@ -1,9 +1,11 @@
-"""The listings on hostile names, through the CLI: text a person can read and a script can split."""
+"""The listings on hostile names, through the CLI: text a person can read and a script can split,
+``-z`` byte for byte."""
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -111,3 +113,47 @@ def test_text_quoting_is_gits_for_ascii_names(run_bytes: RunBytes, tmp_path: Pat
     ours = included.decode().splitlines() + [line.split("\t")[0]
                                              for line in ignored.decode().splitlines()]
     assert sorted(ours) == sorted([*git, ".git/"])
+
+
+# --- -z -------------------------------------------------------------------------------------
+
+
+def test_null_included_gives_back_exactly_the_names(run_bytes: RunBytes, tree: Path) -> None:
+    code, out, err = run_bytes("--project-dir", tree, "--list-included-files", "-z")
+    assert code == 0, err
+    assert out.endswith(b"\0")
+    assert out.split(b"\0")[:-1] == INCLUDED
+
+
+def test_null_ignored_is_path_nul_rule_nul(run_bytes: RunBytes, tree: Path) -> None:
+    code, out, err = run_bytes("--project-dir", tree, "--list-ignored-files", "--null")
+    assert code == 0, err
+    fields = out.split(b"\0")
+    assert fields[-1] == b"" and len(fields) % 2 == 1
+    records = list(zip(fields[:-1:2], fields[1::2], strict=True))
+    assert dict(records) == IGNORED and len(records) == len(IGNORED)
+
+
+def test_null_reaches_a_real_stdout_byte_for_byte(tree: Path) -> None:
+    """Through the module's entry point with a real pipe, not a capture."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZPUBLISH_")}
+    done = subprocess.run([sys.executable, "-m", "azpublish", "--project-dir", str(tree),
+                           "--list-ignored-files", "-z"], capture_output=True, env=env,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    fields = done.stdout.split(b"\0")[:-1]
+    assert dict(zip(fields[::2], fields[1::2], strict=True)) == IGNORED
+
+
+# --- misuse ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["-z"], ["--null"], ["-z", "--dry-run", "--no-deploy"],
+                                  ["-z", "--json", "--list-included-files"],
+                                  ["--null", "--json", "--list-ignored-files"]])
+def test_null_without_a_listing_or_with_json_exits_2(run_bytes: RunBytes, tree: Path,
+                                                     args: list[str]) -> None:
+    code, out, err = run_bytes("--project-dir", tree, *args)
+    assert code == 2
+    assert out == b""
+    assert err.startswith(b"error: -z/--null ") and b"hint:" in err

@@ -21,7 +21,7 @@ from azpublish.build import SITE_PACKAGES, IndexedFunction, make_builder
 from azpublish.build.audit import Target
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 from azpublish.ignore import Selection, select_files
-from azpublish.listing import quote_path
+from azpublish.listing import ignored_json, json_name, quote_path
 from azpublish.package import PackageMemo, PackageReport, write_package
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
@@ -213,14 +213,19 @@ def describe_project(project: Project, report: Reporter) -> None:
 
 
 def print_listing(selection: Selection, settings: Settings, report: Reporter) -> None:
-    """Quoted lines for people, NUL-terminated raw names with -z (see azpublish.listing)."""
+    """One form per consumer (see azpublish.listing): quoted lines for people, NUL-terminated
+    raw names with -z, and with --json the listing in the report (nothing else on stdout)."""
     if settings.list_included_files:
         paths = [entry.archive_path for entry in selection.included]
-        if settings.null:
+        if settings.json:
+            report.data["listing"] = [json_name(path) for path in paths]
+        elif settings.null:
             report.null_records((path,) for path in paths)
         else:
             for path in paths:
                 report.line(quote_path(path))
+    elif settings.json:
+        report.data["listing"] = [ignored_json(ignored) for ignored in selection.ignored]
     elif settings.null:  # like `git check-ignore -z -v`: a NUL between fields, and after each
         report.null_records((ignored.path, ignored.rule.describe())
                             for ignored in selection.ignored)

@@ -1,13 +1,15 @@
 """The listings on hostile names, through the CLI: text a person can read and a script can split,
-``-z`` byte for byte."""
+``-z`` byte for byte, ``--json`` one document and nothing else."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,6 +61,22 @@ def run_bytes(capsysbinary: pytest.CaptureFixture[bytes]) -> RunBytes:
         return code, out, err
 
     return invoke
+
+
+def all_strings_are_unicode(value: Any) -> bool:
+    """No lone surrogate anywhere: any JSON parser, not only Python's, takes the document."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(all_strings_are_unicode(k) and all_strings_are_unicode(v)
+                   for k, v in value.items())
+    if isinstance(value, list):
+        return all(all_strings_are_unicode(v) for v in value)
+    return True
 
 
 # --- text -----------------------------------------------------------------------------------
@@ -143,6 +161,50 @@ def test_null_reaches_a_real_stdout_byte_for_byte(tree: Path) -> None:
     assert done.returncode == 0, done.stderr
     fields = done.stdout.split(b"\0")[:-1]
     assert dict(zip(fields[::2], fields[1::2], strict=True)) == IGNORED
+
+
+# --- --json ---------------------------------------------------------------------------------
+
+
+def test_json_included_is_one_document(run_bytes: RunBytes, tree: Path) -> None:
+    code, out, err = run_bytes("--project-dir", tree, "--list-included-files", "--json")
+    assert code == 0, err
+    report = json.loads(out.decode("utf-8"))  # the whole of stdout
+    assert report["listing"] == [name.decode() for name in INCLUDED]
+    assert report["exit_code"] == 0
+    assert all_strings_are_unicode(report)
+
+
+def test_json_ignored_records_carry_the_rule_and_exact_bytes(run_bytes: RunBytes,
+                                                             tree: Path) -> None:
+    code, out, err = run_bytes("--project-dir", tree, "--list-ignored-files", "--json")
+    assert code == 0, err
+    report = json.loads(out.decode("utf-8"))
+    assert all_strings_are_unicode(report)
+    by_path = {entry["path"]: entry for entry in report["listing"]}
+    assert len(by_path) == len(IGNORED)
+    assert by_path["caf\\xe9.bin"] == {"path": "caf\\xe9.bin", "path_bytes_hex": "636166e92e62696e",
+                                       "rule": "*.bin", "source": ".funcignore", "line": 1}
+    assert by_path["ig\tnored.txt"] == {"path": "ig\tnored.txt", "rule": "ig\tnored.txt",
+                                        "source": ".funcignore", "line": 2}
+    assert by_path[".funcignore"] == {"path": ".funcignore", "rule": "/.funcignore",
+                                      "source": "always", "line": None}
+    assert by_path["dir\nx/__pycache__/"]["source"] == "default"
+    exact = {bytes.fromhex(e["path_bytes_hex"]) if "path_bytes_hex" in e else e["path"].encode()
+             for e in report["listing"]}
+    assert exact == set(IGNORED)
+
+
+def test_json_listing_of_a_refused_tree_is_still_one_document(run_bytes: RunBytes,
+                                                              tree: Path) -> None:
+    """A name no zip should carry, not excluded: exit 2, and stdout is the report alone."""
+    write(tree, b"caf\xe9.py")
+    code, out, _ = run_bytes("--project-dir", tree, "--list-included-files", "--json")
+    assert code == 2
+    report = json.loads(out.decode("utf-8"))
+    assert report["exit_code"] == 2 and "listing" not in report
+    assert "UTF-8" in report["error"]["message"]
+    assert all_strings_are_unicode(report)
 
 
 # --- misuse ---------------------------------------------------------------------------------

@@ -11,25 +11,23 @@ Rules, in the order git would see them (the last matching one wins):
    ``git check-ignore`` decides). Only the root's file is read: like ``func``, nested
    ``.funcignore`` files are not;
 3. forced rules, which nothing can re-include: the caller's ``extra_excludes``, then the
-   "always" rules (``.git/``, ``.vscode/``, the root's ``local.settings.json`` and
-   ``.funcignore``). Any folder holding ``pyvenv.cfg`` (a virtual environment, whatever its
-   name) is forced out too.
+   "always" rules (``.git/``, ``.vscode/`` and ``local.settings.json`` at any depth and in any
+   letter case, as func leaves them out, and the root's ``.funcignore``). Any folder holding
+   ``pyvenv.cfg`` (a virtual environment, whatever its name) is forced out too.
 
 As in git, an excluded folder is not entered, so nothing below it can be re-included.
 
 Symbolic links are followed when they resolve inside the root (a link to a folder is walked as
-that folder's contents, and matched as a folder). Links pointing outside the root, broken links
-and loops are refused, unless a rule excludes the link first: excluded paths are never
-examined. A link cannot smuggle in what any rule excludes at its target (``.env``,
-``local.settings.json``, ``.git/``, a virtual environment, the user's own patterns).
+that folder's contents; it is excluded when a rule excludes it read as git reads it, a link,
+or as the folder azpublish packages in its place: ``dir/`` excludes a link to a folder).
+Links pointing outside the root, broken links and loops are refused, unless a rule excludes
+the link first: excluded paths are never examined. A link cannot smuggle in what any rule
+excludes at its target (``.env``, ``local.settings.json``, ``.git/``, a virtual environment,
+the user's own patterns).
 
-Patterns are translated by ``pathspec``; git's own behaviour is restored on top of it, as the
-git-parity tests check: each path is tested itself while walking (pathspec's regexes also match
-what lies below a matched path), git's line reading and trailing-space trimming are applied,
-matching is on UTF-8 bytes, bracket expressions never match "/", and a few ``**`` spellings are
-read as git reads them. Bracket syntax pathspec cannot express as git does (POSIX classes such
-as ``[[:alpha:]]``, a backslash or a "/" inside ``[...]``, reversed ranges) is refused with an
-error rather than matched differently.
+Patterns mean what they mean to git 2.52 and later, read from the file's bytes as git reads
+them: ``azpublish.wildmatch`` matches them (POSIX classes and escapes in brackets included), in
+time linear in the name for every pattern.
 """
 
 from __future__ import annotations
@@ -39,16 +37,13 @@ import gc
 import os
 import re
 import stat
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pathspec import GitIgnoreSpec
-from pathspec.patterns.gitignore import GitIgnorePatternError
-
 from azpublish.errors import ProjectError, UnsafePathError
+from azpublish.wildmatch import Literal, bytes_view, translate
 
 __all__ = [
     "ALWAYS_RULES",
@@ -72,11 +67,14 @@ FUNCIGNORE = ".funcignore"
 class Rule:
     source: str  # ".funcignore", "default", "always", or a label like "--build remote"
     line: int | None  # line number in .funcignore, else None
-    pattern: str  # as written, after git's trailing-space trimming
+    pattern: str  # as written, after git's trailing-space trimming (undecodable bytes as
+    # surrogateescape)
+    casefold: bool = False  # letters match in any case (the always-rules, as func's)
 
     def describe(self) -> str:
         where = self.source if self.line is None else f"{self.source}:{self.line}"
-        return f"{where}: {self.pattern}"
+        shown = self.pattern.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return f"{where}: {shown}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +109,11 @@ class Selection:
     overridden: tuple[tuple[Rule, str], ...] = ()
 
 
-ALWAYS_RULES: tuple[Rule, ...] = tuple(
-    Rule("always", None, pattern)
-    for pattern in (".git/", ".vscode/", "/local.settings.json", f"/{FUNCIGNORE}")
+# As func leaves them out: local settings at any depth, and these three in any letter case.
+ALWAYS_RULES: tuple[Rule, ...] = (
+    *(Rule("always", None, pattern, casefold=True)
+      for pattern in (".git/", ".vscode/", "local.settings.json")),
+    Rule("always", None, f"/{FUNCIGNORE}"),
 )
 DEFAULT_RULES: tuple[Rule, ...] = tuple(
     Rule("default", None, pattern)
@@ -127,23 +127,32 @@ VENV_RULE = Rule("always", None, f"<folder holding {VENV_MARKER}>/")
 
 
 def read_funcignore(root: Path) -> tuple[Rule, ...]:
-    """The rules of ``root/.funcignore``; none when the file does not exist."""
+    """The rules of ``root/.funcignore``; none when the file does not exist.
+
+    Read as bytes, as git does: a pattern need not be UTF-8 (it then matches the same bytes in
+    names). A ``.funcignore`` that is a link must stay inside the project.
+    """
     path = root / FUNCIGNORE
     try:
+        if path.is_symlink():
+            target = path.resolve()
+            if not target.is_relative_to(root.resolve()):
+                raise UnsafePathError(f"{FUNCIGNORE} is a symbolic link to {target}, outside "
+                                      "the project", where=str(path),
+                                      fix=f"copy the file into the project as {FUNCIGNORE}")
         data = path.read_bytes()
     except FileNotFoundError:
+        if path.is_symlink():
+            raise ProjectError(f"broken symbolic link: its target {_readlink(str(path))} does "
+                               "not exist", where=str(path),
+                               fix=f"fix the link or remove {FUNCIGNORE}") from None
         return ()
     except OSError as exc:
         raise ProjectError(f"cannot read it: {exc.strerror or exc}", where=str(path),
                            fix="make .funcignore a readable file") from exc
     if data.startswith(b"\xef\xbb\xbf"):  # git skips a UTF-8 byte order mark
         data = data[3:]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ProjectError(f"not UTF-8 text (invalid byte at offset {exc.start})",
-                           where=str(path), fix="save .funcignore with UTF-8 encoding") from exc
-    return parse_funcignore(text)
+    return parse_funcignore(data.decode("utf-8", "surrogateescape"))
 
 
 def parse_funcignore(text: str) -> tuple[Rule, ...]:
@@ -178,261 +187,93 @@ def _trim_trailing_spaces(line: str) -> str:
     return line if last_space is None else line[:last_space]
 
 
-# --- compiling rules ------------------------------------------------------------------------
-
-# Shapes of the regexes pathspec (>= 1.1) builds; see pathspec/patterns/gitignore/spec.py.
-_ANY_DEPTH = "^(?:.+/)?"  # the pattern may start in any folder
-_TAIL_PATH = "(?:(?P<ps_d>/)|$)"  # the path itself, or (with ps_d) anything below it
-_TAIL_DIR = "(?P<ps_d>/)"  # directory-only pattern: anything below a matching folder
-_MATCH_ALL = "."
+# --- compiling rules (git's dir.c: parse_path_pattern, match_basename, match_pathname) -------
 
 
 @dataclass(frozen=True)
 class _Compiled:
-    regex: str  # matches "path" (file) or "path/" (folder) itself, never what lies below
+    match: str | Literal  # what the name or path (without a trailing "/") must match
     negated: bool
-    on_basename: bool  # a pattern without an inner slash: matched against the name alone
+    folders_only: bool  # the pattern ended in "/"
+    on_name: bool  # no other "/" in the pattern: matched against the name alone
 
 
 def _compile(rule: Rule) -> _Compiled | None:
-    """The regex that decides whether ``rule`` matches a path; None if it can match nothing."""
-    written = _bytes_view(rule.pattern)
-    brackets = list(_bracket_contents(written))
-    if None in brackets:
-        return None  # an unclosed "[": git never matches such a pattern
-    _refuse_unsupported_brackets(rule, brackets)
-    parts = [part for text in _spell_out_star_quirk(written)
-             if (part := _translate(rule, _gitignore_text(text))) is not None]
-    if len(parts) <= 1:
-        return parts[0] if parts else None
-    return _Compiled("|".join(f"(?:{part.regex})" for part in parts), parts[0].negated, False)
+    """How ``rule`` decides (see ``azpublish.wildmatch``); None if it can match nothing."""
+    text = bytes_view(rule.pattern)
+    negated = text.startswith("!")
+    text = text[negated:]
+    folders_only = text.endswith("/")
+    text = text[:len(text) - folders_only]
+    on_name = "/" not in text
+    match = translate(text if on_name else text.removeprefix("/"), casefold=rule.casefold)
+    if match is None:
+        return None
+    return _Compiled(match, negated, folders_only, on_name)
 
 
-def _translate(rule: Rule, text: str) -> _Compiled | None:
-    """pathspec's translation of one pattern, adapted to be tested on each path itself."""
-    try:
-        with warnings.catch_warnings():
-            # "[[]" and "[a&&b]" make re warn about future set syntax; both are plain
-            # characters today, as they are for git.
-            warnings.simplefilter("ignore", FutureWarning)
-            spec = GitIgnoreSpec.from_lines([text], backend="simple")
-    except GitIgnorePatternError:
-        return None  # "!" alone, a trailing lone "\": git never matches these either
-    except re.error as exc:
-        raise ProjectError(f"pattern {rule.pattern!r} has an invalid [...] range ({exc})",
-                           where=_where(rule),
-                           fix="write character ranges low to high, e.g. [a-z]") from exc
-    pattern = spec.patterns[0]
-    if pattern.include is None or pattern.regex is None:
-        return None  # blank or comment
-    regex = _brackets_never_match_slash(str(pattern.regex.pattern))
-    on_basename = regex.startswith(_ANY_DEPTH) and "/" not in _core(text)
-    if on_basename:
-        regex = "^" + regex[len(_ANY_DEPTH):]
-    return _Compiled(_path_itself(regex, rule), not pattern.include, on_basename)
+class _Kind:
+    """The rules of one kind (on the name or on the path; for files or for folders): literal
+    patterns in a dict, the rest folded into one regex trying the newest rule first, so one
+    ``match`` finds the last rule that matches (git's "last match wins")."""
 
+    def __init__(self, compiled: Iterable[tuple[int, _Compiled]]) -> None:
+        self.literal: dict[str, int] = {}
+        patterns: list[tuple[int, str]] = []
+        for index, rule in compiled:
+            if isinstance(rule.match, Literal):
+                self.literal[rule.match.text] = index  # ascending: the newest stays
+            else:
+                patterns.append((index, rule.match))
+        newest_first = patterns[::-1]
+        # Each alternative is one group holding none of its own: lastindex names the rule.
+        self.regex = (re.compile("|".join(f"({body})" for _, body in newest_first), re.DOTALL)
+                      if patterns else None)
+        self.rule_of_group = [-1, *(index for index, _ in newest_first)]
 
-def _spell_out_star_quirk(text: str) -> list[str]:
-    """Ordinary patterns equivalent, together, to ``text`` as git matches it.
-
-    In a pattern with a slash, git compares the literal start first and then matches the rest
-    as if it began the pattern; so in "a**/b" the "**/" matches zero or more folders *right
-    after "a"*: "ab", "a/b" and "ax/y/b" all match. Spelled out: "/ab" and "/a*/**/b".
-    """
-    negation = "!" if text.startswith("!") else ""
-    body = text[len(negation):]
-    slash = "/" if body.endswith("/") else ""
-    core = body[:len(body) - len(slash)]
-    if "/" not in core:
-        return [text]  # matched against the name alone: no literal start is cut off
-    core = core.removeprefix("/")
-    literal = next((i for i, char in enumerate(core) if char in "*?[\\"), len(core))
-    stars = len(core) - literal - len(core[literal:].lstrip("*"))
-    prefix, rest = core[:literal], core[literal + stars:]
-    if not prefix or prefix.endswith("/") or stars < 2 or rest[:1] not in ("", "/"):
-        return [text]
-    head = f"{negation}/{prefix}"
-    if not rest:  # "a**": "a" followed by anything, slashes included
-        return [f"{head}*{slash}", f"{head}*/**{slash}"]
-    return [*_spell_out_star_quirk(f"{head}{rest[1:]}{slash}"), f"{head}*/**{rest}{slash}"]
-
-
-def _bytes_view(text: str) -> str:
-    """One character per UTF-8 byte: git matches bytes, so "?" or "[...]" must see bytes too."""
-    if text.isascii():
-        return text
-    return text.encode("utf-8", "surrogateescape").decode("latin-1")
-
-
-def _gitignore_text(pattern: str) -> str:
-    """Adapt a git pattern to pathspec, which parses a few edge cases differently from git."""
-    negation = "!" if pattern.startswith("!") else ""
-    segments = pattern[len(negation):].split("/")
-    # git: a whole segment of two or more stars is "**"; pathspec only knows exactly two.
-    pattern = negation + "/".join("**" if len(s) > 2 and not s.strip("*") else s
-                                  for s in segments)
-    if pattern.endswith("/**/") and pattern.removeprefix("!") not in ("/**/", "**/"):
-        # git: "dir/**/" matches folders below dir, not dir itself; pathspec folds it into
-        # "dir/", which would also exclude the files directly in dir.
-        pattern += "*/"
-    last = pattern[-1:]
-    if last.isspace() and last != " ":
-        # pathspec strips every trailing whitespace character; git strips only spaces.
-        backslashes = len(pattern[:-1]) - len(pattern[:-1].rstrip("\\"))
-        head = pattern[:-2] if backslashes % 2 else pattern[:-1]
-        pattern = f"{head}[{last}]"
-    return pattern
-
-
-def _core(text: str) -> str:
-    """The pattern without its negation, its trailing slash and leading "**/" folders."""
-    core = text[1:] if text.startswith("!") else text
-    core = core.removesuffix("/")
-    while core.startswith("**/"):
-        core = core[3:]
-    return core
-
-
-def _refuse_unsupported_brackets(rule: Rule, brackets: list[str | None]) -> None:
-    """Refuse bracket syntax that git understands but pathspec would translate differently."""
-    problems = (
-        ("\\", "a backslash inside [...]", "list the characters without escapes, e.g. [*?]"),
-        ("[:", "POSIX classes like [[:alpha:]]", "list the characters instead, e.g. [a-zA-Z]"),
-        ("/", "a '/' inside [...]", "move the '/' out of the brackets"),
-    )
-    for content in brackets:
-        for marker, what, fix in problems:
-            if content is not None and marker in content:
-                raise ProjectError(f"pattern {rule.pattern!r}: {what} is not supported",
-                                   where=_where(rule), fix=fix)
-
-
-def _bracket_contents(text: str) -> Iterable[str | None]:
-    """The inside of each [...] expression as git's wildmatch delimits it; None if unclosed.
-
-    As in git, the first character (after "!" or "^") is part of the set even if it is "]",
-    a backslash escapes the next character, and a set may run across a "/".
-    """
-    index = 0
-    while index < len(text):
-        if text[index] == "\\":
-            index += 2
-            continue
-        if text[index] == "[":
-            start = end = index + 1
-            if end < len(text) and text[end] in "!^":
-                end += 1
-            end += 2 if text[end:end + 1] == "\\" else 1
-            while end < len(text) and text[end] != "]":
-                end += 2 if text[end] == "\\" else 1
-            if end >= len(text):
-                yield None
-                return
-            yield text[start:end]
-            index = end
-        index += 1
-
-
-def _brackets_never_match_slash(regex: str) -> str:
-    """Prefix each pattern's [...] with (?!/): in git a bracket expression never matches "/"."""
-    out = []
-    index = 0
-    while index < len(regex):
-        char = regex[index]
-        if char == "\\":
-            out.append(regex[index:index + 2])
-            index += 2
-        elif char == "[" and not regex.startswith("[^/]", index):  # pathspec's own "*"
-            end = index + 1
-            if regex[end] == "^":
-                end += 1
-            if regex[end] == "]":
-                end += 1
-            end = regex.index("]", end)  # no backslash inside: refused beforehand
-            out.append("(?!/)" + regex[index:end + 1])
-            index = end + 1
-        else:
-            out.append(char)
-            index += 1
-    return "".join(out)
-
-
-def _path_itself(regex: str, rule: Rule) -> str:
-    """Rewrite pathspec's tail so that the regex matches a path itself, not its descendants.
-
-    Paths are tested as "path" for files and "path/" for folders. The pattern itself must end
-    on a name, not on that final "/" ("a/***" must not match the folder "a" as "a/" + "").
-    """
-    if regex == _MATCH_ALL:
-        return "^."
-    if regex.endswith(_TAIL_PATH):
-        body = regex[:-len(_TAIL_PATH)] + "(?<!/)/?\\Z"
-    elif regex.endswith(_TAIL_DIR):
-        body = regex[:-len(_TAIL_DIR)] + "(?<!/)/\\Z"
-    elif regex.endswith("/"):
-        body = regex + "."  # "dir/**": anything strictly below dir
-    else:  # pragma: no cover - only if pathspec changes how it builds regexes
-        raise AssertionError(f"unexpected pathspec regex {regex!r} for {rule.describe()}")
-    return body if body.startswith("^") else "^.*" + body
-
-
-def _where(rule: Rule) -> str:
-    return rule.source if rule.line is None else f"{rule.source}:{rule.line}"
+    def last(self, text: str) -> int:
+        """The index of the last rule matching ``text`` (a byte view), -1 if none does."""
+        index = self.literal.get(text, -1)
+        if self.regex is not None:
+            match = self.regex.match(text)
+            if match is not None:
+                index = max(index, self.rule_of_group[match.lastindex or 0])
+        return index
 
 
 class _Matcher:
-    """Rules folded into one regex per kind (on the name, on the path), newest rule first.
-
-    With the newest rule first, one ``match`` finds the last rule that matches (git's "last
-    match wins"), and a path no rule matches costs a single failed match.
-    """
+    """Every rule, compiled into four kinds: on the name or the path, for files or folders
+    (a folder faces the rules ending in "/" as well)."""
 
     def __init__(self, rules: Iterable[Rule]) -> None:
-        on_name: list[tuple[int, str]] = []
-        on_path: list[tuple[int, str]] = []
         # The verdict of each rule: the rule itself if it excludes, None if it re-includes;
         # the extra None at the end is the verdict of index -1, "no rule matched".
         self._verdicts: list[Rule | None] = []
+        compiled: list[tuple[int, _Compiled]] = []
         for rule in rules:
-            compiled = _compile(rule)
-            if compiled is None:
-                continue
-            kind = on_name if compiled.on_basename else on_path
-            kind.append((len(self._verdicts), compiled.regex))
-            self._verdicts.append(None if compiled.negated else rule)
+            result = _compile(rule)
+            if result is not None:
+                compiled.append((len(self._verdicts), result))
+                self._verdicts.append(None if result.negated else rule)
         self._verdicts.append(None)
-        self._on_name, self._name_rules = _alternation(on_name)
-        self._on_path, self._path_rules = _alternation(on_path)
+        files = [(index, rule) for index, rule in compiled if not rule.folders_only]
+        self._name = {False: _Kind((i, r) for i, r in files if r.on_name),
+                      True: _Kind((i, r) for i, r in compiled if r.on_name)}
+        self._path = {False: _Kind((i, r) for i, r in files if not r.on_name),
+                      True: _Kind((i, r) for i, r in compiled if not r.on_name)}
         self._name_cache: dict[str, int] = {}  # names repeat a lot (__init__.py, ...)
 
     def exclusion(self, path: str, name: str) -> Rule | None:
         """The rule excluding ``path`` (ending in "/" for a folder), None if it is included."""
         index = self._name_cache.get(name)
+        folder = path.endswith("/")
         if index is None:
-            index = _last_match(self._on_name, self._name_rules, _bytes_view(name))
+            index = self._name[folder].last(bytes_view(name[:len(name) - folder]))
             self._name_cache[name] = index
-        if self._on_path is not None:
-            match = self._on_path.match(path if path.isascii() else _bytes_view(path))
-            if match is not None:
-                index = max(index, self._path_rules[match.lastindex or 0])
+        on_path = self._path[folder]
+        if on_path.regex is not None or on_path.literal:
+            index = max(index, on_path.last(bytes_view(path[:len(path) - folder])))
         return self._verdicts[index]
-
-
-def _alternation(rules: list[tuple[int, str]]) -> tuple[re.Pattern[str] | None, list[int]]:
-    """One regex trying the newest rule first, and the rule index of each of its groups."""
-    if not rules:
-        return None, [-1]
-    newest_first = rules[::-1]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        regex = re.compile("|".join(f"({body})" for _, body in newest_first), re.DOTALL)
-    return regex, [-1, *(index for index, _ in newest_first)]
-
-
-def _last_match(regex: re.Pattern[str] | None, rule_of_group: list[int], text: str) -> int:
-    # Each alternative is one group and holds none of its own (pathspec's are non-capturing).
-    match = regex.match(text) if regex is not None else None
-    return -1 if match is None else rule_of_group[match.lastindex or 0]
 
 
 # --- walking --------------------------------------------------------------------------------
@@ -524,9 +365,12 @@ class _Walker:
             is_dir = False
         key = entry.name + "/" if is_dir else entry.name
         path = folder.prefix + key
-        rule = self._rules.exclusion(path, key)
-        if rule is None and folder.linked:
-            rule = self._rules.exclusion(folder.real_prefix + key, key)
+        # git reads a link as a file, never a folder; azpublish packages the folder behind it,
+        # so the link faces both readings.
+        keys = (key, entry.name) if is_dir else (key,)
+        prefixes = (folder.prefix, folder.real_prefix) if folder.linked else (folder.prefix,)
+        rule = next((found for prefix in prefixes for name in keys
+                     if (found := self._rules.exclusion(prefix + name, name)) is not None), None)
         if rule is not None:  # excluded links are never resolved: they may point anywhere
             self.ignored.append(Ignored(path, rule))
             return

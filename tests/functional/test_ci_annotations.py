@@ -88,20 +88,20 @@ def test_bad_function_json_is_annotated_at_its_file_and_line(run: Run,
     assert github_outputs(github["output"])["package-sha256"] == ""
 
 
-def test_funcignore_rule_is_annotated_relative_to_the_workspace(
+def test_project_file_line_is_annotated_relative_to_the_workspace(
         run: Run, github: dict[str, Path], tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     workspace = tmp_path / "checkout"
     project = workspace / "apps" / "site"
     shutil.copytree(PROJECTS / "v2-http", project)
-    (project / ".funcignore").write_text("tests/\n*.md\n[z-a].txt\n")
+    (project / "requirements.txt").write_text("azure-functions\n\n-r missing.txt\n")
     monkeypatch.setenv("GITHUB_WORKSPACE", str(workspace))
     code, _, err = run("--project-dir", project, "--no-deploy", "--output-zip",
                        tmp_path / "app.zip")
     assert code == 2, err
     [annotation] = [line for line in err.splitlines() if line.startswith("::error")]
-    assert annotation.startswith("::error file=apps/site/.funcignore,line=3::")
-    assert "invalid [...] range" in annotation
+    assert annotation.startswith("::error file=apps/site/requirements.txt,line=3::")
+    assert "'missing.txt' does not exist" in annotation
 
 
 def test_error_without_a_file_keeps_where_in_the_text(run: Run, github: dict[str, Path],

@@ -8,17 +8,21 @@ set (``git ls-files --others``) and, for every excluded path, the deciding rule
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from azpublish.errors import ProjectError
+from azpublish.errors import UnsafePathError
 from azpublish.ignore import ALWAYS_RULES, DEFAULT_RULES, FUNCIGNORE, Rule, Selection, select_files
+from azpublish.wildmatch import Literal, bytes_view, translate
 
 pytestmark = pytest.mark.skipif(
     subprocess.run(["git", "--version"], capture_output=True).returncode != 0,
@@ -82,24 +86,23 @@ def _compare_with_git(root: Path, funcignore: str) -> None:
     if not _same_in_every_git(funcignore):
         return
     (root / FUNCIGNORE).write_bytes(funcignore.encode())
-    try:
-        selection = select_files(root)
-    except ProjectError as refused:
-        # Bracket syntax pathspec cannot express as git does is refused, never guessed.
-        assert "is not supported" in refused.what
-        return
+    selection = select_files(root)
     defaults = _rules_file(root, "defaults", (rule.pattern for rule in DEFAULT_RULES))
-    always = _rules_file(root, "always", (rule.pattern for rule in ALWAYS_RULES))
+    always = _rules_file(root, "always", map(_as_git_writes_it, ALWAYS_RULES))
     user = root / ".git" / "funcignore"
     user.write_bytes(funcignore.encode())
 
-    listed = _git(root, "ls-files", "-z", "--others", f"--exclude-from={defaults}",
-                  f"--exclude-from={user}", f"--exclude-from={always}")
-    git_kept = {path for path in listed.decode().split("\0") if path}
+    git_kept = _git_kept(root, defaults, user, always)
     ours = {entry.archive_path for entry in selection.included}
     assert ours == git_kept, f"only ours: {ours - git_kept}, only git: {git_kept - ours}"
 
     _compare_attribution(root, funcignore, selection)
+
+
+def _git_kept(root: Path, *rule_files: Path) -> set[str]:
+    listed = _git(root, "ls-files", "-z", "--others",
+                  *(f"--exclude-from={path}" for path in rule_files))
+    return {path for path in listed.decode().split("\0") if path}
 
 
 def _compare_attribution(root: Path, funcignore: str, selection: Selection) -> None:
@@ -110,7 +113,8 @@ def _compare_attribution(root: Path, funcignore: str, selection: Selection) -> N
     user_lines = body.count("\n")
     combined = root / ".git" / "combined"
     combined.write_bytes(("".join(f"{rule.pattern}\n" for rule in DEFAULT_RULES) + body
-                          + "".join(f"{rule.pattern}\n" for rule in ALWAYS_RULES)).encode())
+                          + "".join(f"{_as_git_writes_it(rule)}\n" for rule in ALWAYS_RULES)
+                          ).encode())
     if not selection.ignored:
         return
     paths = [ignored.path.removesuffix("/") for ignored in selection.ignored]
@@ -123,6 +127,13 @@ def _compare_attribution(root: Path, funcignore: str, selection: Selection) -> N
         assert path == ignored.path.removesuffix("/")
         assert line, f"git does not ignore {path!r}, we do ({ignored.rule.describe()})"
         assert ignored.rule == _rule_at(int(line), user_lines, pattern), path
+
+
+def _as_git_writes_it(rule: Rule) -> str:
+    """The rule for git, which folds no case: ".git/" as ".[gG][iI][tT]/"."""
+    if not rule.casefold:
+        return rule.pattern
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else c for c in rule.pattern)
 
 
 def _rule_at(line: int, user_lines: int, git_pattern: str) -> Rule:
@@ -239,3 +250,103 @@ def test_generated_cases_match_git(tmp_path_factory: pytest.TempPathFactory, fil
     root = tmp_path_factory.mktemp("parity")
     _make_tree(root, files)
     _compare_with_git(root, funcignore)
+
+
+# --- the upstream cases: git's own test suite and documentation, pathspec's and func's tests ---
+
+CASES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "gitignore-cases"
+
+
+def _cases(name: str) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = json.loads((CASES / f"{name}.json").read_text())
+    return cases
+
+
+def _trees(paths: list[str]) -> list[list[str]]:
+    """The case's files (a folder "x/" gets a file inside) split into trees where no name is
+    both a file and a folder."""
+    trees: list[list[str]] = []
+    for path in paths:
+        file = path + "inside" if path.endswith("/") else path
+        for tree in trees:
+            if not any(_clash(file, other) for other in tree):
+                tree.append(file)
+                break
+        else:
+            trees.append([file])
+    return trees
+
+
+def _clash(one: str, other: str) -> bool:
+    return one.startswith(other + "/") or other.startswith(one + "/")
+
+
+def _kept(root: Path, files: list[str], funcignore: str) -> set[str]:
+    _make_tree(root, files)
+    (root / FUNCIGNORE).write_bytes(funcignore.encode())
+    return {entry.archive_path for entry in select_files(root).included}
+
+
+def _is_kept(path: str, kept: Iterable[str]) -> bool:
+    """Whether the file ``path`` is in ``kept``, or the folder ``path/`` holds some of it."""
+    if not path.endswith("/"):
+        return path in kept
+    return any(file.startswith(path) for file in kept)
+
+
+WILDMATCH = [case for case in _cases("t3070") if "upstream" in case and
+             case["id"].endswith("-root")]
+
+
+@pytest.mark.parametrize("case", WILDMATCH, ids=lambda case: case["id"])
+def test_wildmatch_gives_the_verdicts_of_gits_t3070(case: dict[str, Any]) -> None:
+    """The matcher alone, against the expected columns of git's own table (WM_PATHNAME, and
+    with WM_CASEFOLD): not the machine's git."""
+    pattern, text = bytes_view(case["funcignore"].removesuffix("\n")), bytes_view(case["paths"][0])
+    for casefold, column in ((False, "wildmatch"), (True, "iwildmatch")):
+        translated = translate(pattern, casefold=casefold)
+        if translated is None:
+            matched = False
+        elif isinstance(translated, Literal):
+            matched = translated.text == text
+        else:
+            matched = re.match(translated, text, re.DOTALL) is not None
+        assert matched == (case["upstream"][column] == "1"), (column, translated)
+
+
+TREE_CASES = [case for name in ("t3070", "pathspec", "coretools", "git_scenarios")
+              for case in _cases(name) if "skip" not in case]
+
+
+@pytest.mark.parametrize("case", TREE_CASES, ids=lambda case: case["id"])
+def test_upstream_trees_match_git(tmp_path: Path, case: dict[str, Any]) -> None:
+    """Each upstream tree and ignore file: the kept files are what the machine's git keeps
+    (for patterns every git since 2.39 reads alike), and git's suite's own assertions hold."""
+    for number, files in enumerate(_trees(case["paths"])):
+        root = tmp_path / str(number)
+        try:
+            kept = _kept(root, files, case["funcignore"])
+        except UnsafePathError as refused:
+            # A name no zip should carry ("foo\\") is refused, not packaged: only when git
+            # would keep it, so the refusal is packaging's, never the matcher's.
+            user = root / ".git" / "funcignore"
+            user.write_bytes(case["funcignore"].encode())
+            assert refused.where in {repr(path) for path in _git_kept(root, user)}
+            continue
+        _compare_with_git(root, case["funcignore"])
+        folders = {path for path in case["paths"] if path.endswith("/")}
+        for expected, paths in ((False, case.get("expect_ignored", ())),
+                                (True, case.get("expect_kept", ()))):
+            for path in paths:
+                # Upstream names a folder with or without its "/"; a name it lists as a file
+                # is that file.
+                name = path if path in case["paths"] else path.removesuffix("/") + "/"
+                if (name in folders or name in case["paths"]) and _is_kept(name, files):
+                    assert _is_kept(name, kept) == expected, path  # this tree has it
+
+
+def test_no_exponential_matching(tmp_path: Path) -> None:
+    """git's "matching does not exhibit exponential behavior" case: the name is kept (the
+    benchmark times it; here a blow-up would simply never finish)."""
+    [case] = _cases("t3070-exponential")
+    assert _kept(tmp_path, case["paths"], case["funcignore"]) == set(case["paths"])

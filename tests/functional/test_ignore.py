@@ -42,7 +42,7 @@ def test_fixture_project_v2() -> None:
     assert included(selection) == ["function_app.py", "host.json", "requirements.txt"]
     assert ignored(selection) == {
         ".funcignore": "always: /.funcignore",
-        "local.settings.json": "always: /local.settings.json",
+        "local.settings.json": "always: local.settings.json",
         "tests/": ".funcignore:2: tests/",
     }
 
@@ -92,13 +92,24 @@ def test_always_rules_cannot_be_reincluded(tmp_path: Path) -> None:
         ".vscode/": "always: .vscode/",
         "deep/.git/": "always: .git/",
         "deep/.vscode/": "always: .vscode/",
-        "local.settings.json": "always: /local.settings.json",
+        "local.settings.json": "always: local.settings.json",
     }
 
 
-def test_local_settings_and_funcignore_are_forced_out_only_at_the_root(tmp_path: Path) -> None:
-    make(tmp_path, ["sub/local.settings.json", "sub/.funcignore"], "")
-    assert included(select_files(tmp_path)) == ["sub/.funcignore", "sub/local.settings.json"]
+def test_local_settings_are_forced_out_at_any_depth_and_in_any_case(tmp_path: Path) -> None:
+    # As func: local settings anywhere, .git and .vscode in any letter case; .funcignore is
+    # only the root's own.
+    make(tmp_path, ["sub/local.settings.json", "Local.Settings.json", "sub/.funcignore",
+                    ".GIT/config", "pkg/.VSCode/settings.json", "pkg/ok.py"],
+         "!local.settings.json\n!.git/\n")
+    selection = select_files(tmp_path)
+    assert included(selection) == ["pkg/ok.py", "sub/.funcignore"]
+    assert ignored(selection) == {
+        ".GIT/": "always: .git/", "pkg/.VSCode/": "always: .vscode/",
+        "Local.Settings.json": "always: local.settings.json",
+        "sub/local.settings.json": "always: local.settings.json",
+        ".funcignore": "always: /.funcignore",
+    }
 
 
 def test_nested_funcignore_is_not_read(tmp_path: Path) -> None:
@@ -228,6 +239,15 @@ def test_link_to_folder_is_matched_as_a_folder(tmp_path: Path) -> None:
     assert ignored(select_files(tmp_path))["linked/"] == ".funcignore:1: linked/"
 
 
+def test_link_to_folder_faces_gits_reading_of_it_as_a_link(tmp_path: Path) -> None:
+    # git reads "linked" as a link (a file): "*" excludes it and "!*/" does not re-include it.
+    make(tmp_path, ["real/a.py"], "*\n!*/\n!*.py\n")
+    (tmp_path / "linked").symlink_to("real", target_is_directory=True)
+    selection = select_files(tmp_path)
+    assert included(selection) == ["real/a.py"]
+    assert ignored(selection)["linked/"] == ".funcignore:1: *"
+
+
 def test_link_outside_root_is_refused(tmp_path: Path) -> None:
     root = make(tmp_path / "app", ["app.py"])
     make(tmp_path, ["secret.txt"])
@@ -277,7 +297,7 @@ def test_link_cannot_smuggle_in_what_always_rules_exclude(tmp_path: Path) -> Non
     (tmp_path / "lib").symlink_to("env/lib", target_is_directory=True)
     selection = select_files(tmp_path)
     assert included(selection) == []
-    assert ignored(selection)["settings.json"] == "always: /local.settings.json"
+    assert ignored(selection)["settings.json"] == "always: local.settings.json"
     assert ignored(selection)["gitconfig"] == "always: .git/"
     assert selection.ignored[[e.path for e in selection.ignored].index("lib/")].rule == VENV_RULE
 
@@ -328,26 +348,48 @@ def test_name_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
         select_files(tmp_path)
 
 
-def test_funcignore_that_is_not_utf8_is_refused(tmp_path: Path) -> None:
-    make(tmp_path, ["app.py"])
-    (tmp_path / ".funcignore").write_bytes(b"caf\xe9\n")
-    with pytest.raises(ProjectError, match="not UTF-8") as raised:
-        select_files(tmp_path)
-    assert raised.value.where == str(tmp_path.resolve() / ".funcignore")
+def test_funcignore_that_is_not_utf8_is_read_as_bytes(tmp_path: Path) -> None:
+    # git reads the file's bytes: a Latin-1 pattern matches the same bytes in a name, here a
+    # name that could not be packaged (not UTF-8) were it not excluded.
+    make(tmp_path, ["app.py", "caf\u00e9.txt"])
+    fd = os.open(os.fsencode(tmp_path) + b"/caf\xe9.py", os.O_CREAT | os.O_WRONLY, 0o644)
+    os.close(fd)
+    (tmp_path / ".funcignore").write_bytes(b"caf\xe9*\n")
+    selection = select_files(tmp_path)
+    assert included(selection) == ["app.py", "caf\u00e9.txt"]
+    [(name, rule)] = [(i.path, i.rule) for i in selection.ignored if i.rule.line == 1]
+    assert os.fsencode(name) == b"caf\xe9.py"
+    assert rule.describe() == ".funcignore:1: caf\\xe9*"  # printable, the byte shown
 
 
-@pytest.mark.parametrize(("pattern", "message"), [
-    ("[[:alpha:]]*", "POSIX classes"),
-    ("[\\]]x", "backslash inside"),
-    ("a[/]b", "'/' inside"),
-    ("[z-a]", "invalid \\[...\\] range"),
+def test_funcignore_linked_outside_the_project_is_refused(tmp_path: Path) -> None:
+    root = make(tmp_path / "app", ["app.py"])
+    (tmp_path / "shared-ignore").write_text("*.py\n")
+    (root / ".funcignore").symlink_to(tmp_path / "shared-ignore")
+    with pytest.raises(UnsafePathError, match="outside the project") as raised:
+        select_files(root)
+    assert raised.value.where == str(root.resolve() / ".funcignore")
+    (root / ".funcignore").unlink()
+    (root / "ignore-rules").write_text("*.py\n")
+    (root / ".funcignore").symlink_to("ignore-rules")  # inside the project: read
+    assert included(select_files(root)) == ["ignore-rules"]
+
+
+@pytest.mark.parametrize(("pattern", "kept", "left_out"), [
+    ("[[:alpha:]]*", ["1.py"], ["app.py"]),
+    ("[[:digit:][:upper:]]*", ["app.py"], ["1.py", "X.py"]),
+    ("[\\]]x", ["app.py"], ["]x"]),
+    ("a[/]b", ["a/b", "app.py"], []),  # git: "/" is never matched by [...]
+    ("[z-a]*", ["a", "app.py"], ["z"]),  # a reversed range adds nothing, not an error
+    ("[[:nope:]]", ["app.py", "n"], []),  # an unknown class: the pattern matches nothing
 ])
-def test_patterns_pathspec_cannot_express_are_refused(tmp_path: Path, pattern: str,
-                                                      message: str) -> None:
-    make(tmp_path, ["app.py"], f"# header\n{pattern}\n")
-    with pytest.raises(ProjectError, match=message) as raised:
-        select_files(tmp_path)
-    assert raised.value.where == ".funcignore:2"
+def test_bracket_patterns_mean_what_they_mean_to_git(tmp_path: Path, pattern: str,
+                                                     kept: list[str], left_out: list[str]
+                                                     ) -> None:
+    make(tmp_path, [*kept, *left_out], f"# header\n{pattern}\n")
+    selection = select_files(tmp_path)
+    assert included(selection) == sorted(kept)
+    assert sorted(i.path for i in selection.ignored if i.rule.line == 2) == sorted(left_out)
 
 
 def test_missing_root_is_refused(tmp_path: Path) -> None:

@@ -30,7 +30,8 @@ def test_builtin_rules() -> None:
         "default: __pycache__/", "default: *.pyc", "default: .venv/", "default: .env",
         "default: .pytest_cache/", "default: .mypy_cache/"]
     assert [rule.pattern for rule in ALWAYS_RULES] == [
-        ".git/", ".vscode/", "/local.settings.json", "/.funcignore"]
+        ".git/", ".vscode/", "local.settings.json", "/.funcignore"]
+    assert [rule.casefold for rule in ALWAYS_RULES] == [True, True, True, False]
     assert VENV_RULE.describe() == "always: <folder holding pyvenv.cfg>/"
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from azpublish.ignore import Ignored
+from azpublish.ignore import Ignored, Rule
 from azpublish.report import to_bytes
 
 # What makes git quote a path: C0 controls, '"', '\\', DEL; plus what core.quotePath=false still
@@ -41,6 +41,13 @@ def _escape(match: re.Match[str]) -> str:
     if len(char) == 1 and ord(char) in _C_ESCAPES:
         return _C_ESCAPES[ord(char)]
     return "".join(f"\\{byte:03o}" for byte in to_bytes(char))
+
+
+def rule_text(rule: Rule) -> str:
+    """``source:line: pattern`` with the pattern's own bytes (``Rule.describe`` shows bytes that
+    are not UTF-8 as ``\\xe9``): -z writes them raw, the text form quotes them as octal."""
+    where = rule.source if rule.line is None else f"{rule.source}:{rule.line}"
+    return f"{where}: {rule.pattern}"
 
 
 def is_utf8(text: str) -> bool:

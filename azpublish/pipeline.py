@@ -21,7 +21,7 @@ from azpublish.build import SITE_PACKAGES, IndexedFunction, make_builder
 from azpublish.build.audit import Target
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 from azpublish.ignore import Selection, select_files
-from azpublish.listing import ignored_json, json_name, quote_path
+from azpublish.listing import ignored_json, json_name, quote_path, rule_text
 from azpublish.package import PackageMemo, PackageReport, write_package
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
@@ -227,11 +227,11 @@ def print_listing(selection: Selection, settings: Settings, report: Reporter) ->
     elif settings.json:
         report.data["listing"] = [ignored_json(ignored) for ignored in selection.ignored]
     elif settings.null:  # like `git check-ignore -z -v`: a NUL between fields, and after each
-        report.null_records((ignored.path, ignored.rule.describe())
+        report.null_records((ignored.path, rule_text(ignored.rule))
                             for ignored in selection.ignored)
     else:
         for ignored in selection.ignored:
-            report.line(f"{quote_path(ignored.path)}\t{quote_path(ignored.rule.describe())}")
+            report.line(f"{quote_path(ignored.path)}\t{quote_path(rule_text(ignored.rule))}")
 
 
 def describe_dry_run(selection: Selection, settings: Settings, report: Reporter) -> None:

@@ -20,7 +20,7 @@ INCLUDED = sorted([
     b"esc\x1b[31mred\x1b[0m.py", b"c1\xc2\x9b.py", b"del\x7f.py", b"cr\r.py", b'quo"te.py',
     "spa ce \u00e9.py".encode(), b"dir\nx/inner.py",
 ])
-FUNCIGNORE = b"*.bin\nig\tnored.txt\n*.log\ntitle\x1b]0;pwned\x07.tmp\n"
+FUNCIGNORE = b"*.bin\nig\tnored.txt\n*.log\ntitle\x1b]0;pwned\x07.tmp\ncaf\xe9.dat\n"
 # Each ignored path with the rule that excludes it (a folder once, ending in "/").
 IGNORED = {
     b".funcignore": b"always: /.funcignore",
@@ -29,6 +29,7 @@ IGNORED = {
     b"back\\slash.log": b".funcignore:3: *.log",
     b"title\x1b]0;pwned\x07.tmp": b".funcignore:4: title\x1b]0;pwned\x07.tmp",
     b"dir\nx/__pycache__/": b"default: __pycache__/",
+    b"caf\xe9.dat": b".funcignore:5: caf\xe9.dat",  # a rule that is not UTF-8 either
 }
 
 
@@ -106,6 +107,7 @@ def test_text_ignored_has_one_tab_per_line_and_no_raw_escape(run_bytes: RunBytes
         r'"back\\slash.log"': ".funcignore:3: *.log",
         r'"title\033]0;pwned\a.tmp"': r'".funcignore:4: title\033]0;pwned\a.tmp"',
         r'"dir\nx/__pycache__/"': "default: __pycache__/",
+        r'"caf\351.dat"': r'".funcignore:5: caf\351.dat"',
     }
     assert not any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F
                    for line in lines for char in line if char != "\t")
@@ -190,6 +192,9 @@ def test_json_ignored_records_carry_the_rule_and_exact_bytes(run_bytes: RunBytes
     assert by_path[".funcignore"] == {"path": ".funcignore", "rule": "/.funcignore",
                                       "source": "always", "line": None}
     assert by_path["dir\nx/__pycache__/"]["source"] == "default"
+    assert by_path["caf\\xe9.dat"] == {"path": "caf\\xe9.dat", "path_bytes_hex": "636166e92e646174",
+                                       "rule": "caf\\xe9.dat", "rule_bytes_hex": "636166e92e646174",
+                                       "source": ".funcignore", "line": 5}
     exact = {bytes.fromhex(e["path_bytes_hex"]) if "path_bytes_hex" in e else e["path"].encode()
              for e in report["listing"]}
     assert exact == set(IGNORED)

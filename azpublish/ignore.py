@@ -33,6 +33,7 @@ time linear in the name for every pattern.
 from __future__ import annotations
 
 import errno
+import functools
 import gc
 import os
 import re
@@ -42,6 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from azpublish.archive_paths import archive_path_problem, looks_safe
 from azpublish.errors import ProjectError, UnsafePathError
 from azpublish.wildmatch import Literal, bytes_view, translate
 
@@ -196,8 +198,11 @@ class _Compiled:
     negated: bool
     folders_only: bool  # the pattern ended in "/"
     on_name: bool  # no other "/" in the pattern: matched against the name alone
+    prefix: str  # what a matching text starts with (the pattern's literal start)
+    suffix: str | None  # "*" and a literal on a name: what a matching name ends with
 
 
+@functools.cache  # a run compiles the same rules for several matchers
 def _compile(rule: Rule) -> _Compiled | None:
     """How ``rule`` decides (see ``azpublish.wildmatch``); None if it can match nothing."""
     text = bytes_view(rule.pattern)
@@ -206,39 +211,72 @@ def _compile(rule: Rule) -> _Compiled | None:
     folders_only = text.endswith("/")
     text = text[:len(text) - folders_only]
     on_name = "/" not in text
-    match = translate(text if on_name else text.removeprefix("/"), casefold=rule.casefold)
+    text = text if on_name else text.removeprefix("/")
+    match = translate(text, casefold=rule.casefold)
     if match is None:
         return None
-    return _Compiled(match, negated, folders_only, on_name)
+    literal_start = 0 if rule.casefold else next(
+        (i for i, char in enumerate(text) if char in _SPECIAL), len(text))
+    plain_tail = text[1:] if text.startswith("*") else None
+    suffix = (plain_tail if on_name and not rule.casefold and plain_tail is not None
+              and not any(char in _SPECIAL for char in plain_tail) else None)
+    return _Compiled(match, negated, folders_only, on_name, text[:literal_start], suffix)
+
+
+_SPECIAL = frozenset("*?[\\")
 
 
 class _Kind:
-    """The rules of one kind (on the name or on the path; for files or for folders): literal
-    patterns in a dict, the rest folded into one regex trying the newest rule first, so one
-    ``match`` finds the last rule that matches (git's "last match wins")."""
+    """The rules of one kind (on the name or on the path; for files or for folders), indexed
+    so that a text meets only the rules that can match it, as git's own fast paths do: literal
+    patterns in a dict, "*.ext" names by their suffix, the rest grouped by their literal start
+    into one regex per group (compiled when a text first has that start) trying the newest
+    rule first, so one ``match`` finds the last rule of the group that matches."""
 
     def __init__(self, compiled: Iterable[tuple[int, _Compiled]]) -> None:
         self.literal: dict[str, int] = {}
-        patterns: list[tuple[int, str]] = []
-        for index, rule in compiled:
+        self.suffix: dict[str, int] = {}
+        self._groups: dict[str, list[tuple[int, str]]] = {}
+        for index, rule in compiled:  # ascending: in each dict the newest rule stays
             if isinstance(rule.match, Literal):
-                self.literal[rule.match.text] = index  # ascending: the newest stays
+                self.literal[rule.match.text] = index
+            elif rule.suffix is not None:
+                self.suffix[rule.suffix] = index
             else:
-                patterns.append((index, rule.match))
-        newest_first = patterns[::-1]
-        # Each alternative is one group holding none of its own: lastindex names the rule.
-        self.regex = (re.compile("|".join(f"({body})" for _, body in newest_first), re.DOTALL)
-                      if patterns else None)
-        self.rule_of_group = [-1, *(index for index, _ in newest_first)]
+                self._groups.setdefault(rule.prefix, []).append((index, rule.match))
+        self._starts = sorted({len(prefix) for prefix in self._groups})
+        self._compiled: dict[str, tuple[re.Pattern[str], list[int]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.literal or self.suffix or self._groups)
 
     def last(self, text: str) -> int:
         """The index of the last rule matching ``text`` (a byte view), -1 if none does."""
         index = self.literal.get(text, -1)
-        if self.regex is not None:
-            match = self.regex.match(text)
-            if match is not None:
-                index = max(index, self.rule_of_group[match.lastindex or 0])
+        if self.suffix:
+            for start in range(len(text) + 1):
+                found = self.suffix.get(text[start:])
+                if found is not None and found > index:
+                    index = found
+        for length in self._starts:
+            if length > len(text):
+                break
+            prefix = text[:length]
+            if prefix in self._groups:
+                regex, rule_of_group = self._group(prefix)
+                match = regex.match(text)
+                if match is not None:
+                    index = max(index, rule_of_group[match.lastindex or 0])
         return index
+
+    def _group(self, prefix: str) -> tuple[re.Pattern[str], list[int]]:
+        compiled = self._compiled.get(prefix)
+        if compiled is None:
+            newest_first = self._groups[prefix][::-1]
+            # Each alternative is one group holding none of its own: lastindex names the rule.
+            regex = re.compile("|".join(f"({body})" for _, body in newest_first), re.DOTALL)
+            compiled = self._compiled[prefix] = (regex, [-1, *(i for i, _ in newest_first)])
+        return compiled
 
 
 class _Matcher:
@@ -271,7 +309,7 @@ class _Matcher:
             index = self._name[folder].last(bytes_view(name[:len(name) - folder]))
             self._name_cache[name] = index
         on_path = self._path[folder]
-        if on_path.regex is not None or on_path.literal:
+        if on_path:
             index = max(index, on_path.last(bytes_view(path[:len(path) - folder])))
         return self._verdicts[index]
 
@@ -341,7 +379,7 @@ class _Walker:
                                      folder.chain | {entry.path}))
             elif entry.is_file(follow_symlinks=False):  # known from the listing, no syscall
                 info = entry.stat(follow_symlinks=False)
-                if _SAFE_PATH.fullmatch(path) is None or not path.isascii():
+                if not looks_safe(path):
                     _check_archive_path(path)
                 included(FileEntry(path, _child(real, name), info.st_size,
                                    info.st_mode & 0o111 != 0))
@@ -428,7 +466,7 @@ class _Walker:
         if not stat.S_ISREG(info.st_mode):
             raise ProjectError(f"a {_kind(info.st_mode)} cannot be packaged", where=archive_path,
                                fix=f"exclude it: add {archive_path!r} to .funcignore")
-        if _SAFE_PATH.fullmatch(archive_path) is None or not archive_path.isascii():
+        if not looks_safe(archive_path):
             _check_archive_path(archive_path)
         self.included.append(FileEntry(archive_path, source, info.st_size,
                                        bool(info.st_mode & 0o111)))
@@ -457,33 +495,13 @@ def _kind(mode: int) -> str:
     return "special file"
 
 
-# Components separated by single slashes, none of them "." or "..", no backslash, no NUL.
-_SAFE_PATH = re.compile(r"(?:(?!\.\.?/)[^/\\\0]+/)*(?!\.\.?\Z)[^/\\\0]+")
-
-
 def _check_archive_path(path: str) -> None:
-    """Refuse names that could escape the archive or that a zip cannot carry faithfully."""
-    safe = _SAFE_PATH.fullmatch(path) is not None
-    if safe and (path.isascii() or _is_utf8(path)):
-        return
-    if safe:
-        problem = "is not valid UTF-8"
-    elif "\\" in path:
-        problem = "contains a backslash, which unzips as a folder separator on Windows"
-    elif "\0" in path:
-        problem = "contains a NUL character"
-    else:
-        problem = "is absolute, or has an empty, '.' or '..' component"
-    raise UnsafePathError(f"unsafe file name: it {problem}", where=repr(path),
-                          fix="rename the file, or exclude it in .funcignore")
-
-
-def _is_utf8(path: str) -> bool:
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:  # undecodable bytes in a name arrive as lone surrogates
-        return False
-    return True
+    """Refuse names that could escape the archive or that a zip cannot carry faithfully: the
+    package writer's own rule, applied here so listings and dry runs refuse what it would."""
+    problem = archive_path_problem(path)
+    if problem is not None:
+        raise UnsafePathError(f"unsafe file name: {problem}", where=repr(path),
+                              fix="rename the file, or exclude it in .funcignore")
 
 
 # --- the stage ------------------------------------------------------------------------------

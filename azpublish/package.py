@@ -38,12 +38,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from azpublish.archive_paths import archive_path_problem
 from azpublish.errors import PackageError, UnsafePathError
 from azpublish.ignore import FileEntry
 from azpublish.package_memo import MemoMember, MemoReader, PackageMemo, StatKey, stat_key
 
 __all__ = ["PIECE_SIZE", "STORED_SUFFIXES", "EntrySize", "PackageMemo", "PackageReport",
-           "check_archive_path", "write_package"]
+           "check_archive_path", "check_selection", "write_package"]
 
 PIECE_SIZE = 1 << 20  # unit of work and of reading; part of the format for files above it
 _WINDOW = 1 << 15  # deflate's window: the dictionary a slice is primed with
@@ -101,34 +102,13 @@ class PackageReport:
 
 def check_archive_path(path: str) -> None:
     """Refuse a path that could land outside the folder it is extracted into, or is ambiguous."""
-    problem = _path_problem(path)
+    problem = archive_path_problem(path)
     if problem:
         shown = path if len(path) <= 200 else f"{path[:200]}..."
         raise UnsafePathError(
             f"refusing to package it: {problem}", where=f"archive path {shown!r}",
             fix="archive paths are relative posix paths inside the app; rename or exclude the "
                 "file (.funcignore)")
-
-
-def _path_problem(path: str) -> str | None:
-    if "\0" in path:
-        return "it contains a NUL byte"
-    if "\\" in path:
-        return "it contains a backslash"
-    if path.startswith("/") or (len(path) > 1 and path[1] == ":" and path[0].isalpha()):
-        return "it is absolute"
-    parts = path.split("/")
-    if "" in parts:
-        return "it has an empty component"
-    if ".." in parts or "." in parts:
-        return "it has a '..' or '.' component"
-    try:
-        encoded = path.encode("utf-8")
-    except UnicodeEncodeError:
-        return "it is not valid UTF-8"
-    if len(encoded) > _MAX16:
-        return "it is longer than a zip entry name can be"
-    return None
 
 
 def write_package(entries: Sequence[FileEntry], dest: Path, *, max_size: int | None = None,
@@ -141,7 +121,7 @@ def write_package(entries: Sequence[FileEntry], dest: Path, *, max_size: int | N
     """
     started_ns = time.time_ns()
     ordered = sorted(entries, key=lambda entry: entry.archive_path)
-    _check_selection(ordered)
+    check_selection(ordered)
     dest = Path(dest)
     if dest.is_dir():
         raise PackageError("the output path is a folder", where=str(dest),
@@ -166,8 +146,11 @@ def write_package(entries: Sequence[FileEntry], dest: Path, *, max_size: int | N
                          reused_bytes=sum(memo.uncompressed for memo in reused.values()))
 
 
-def _check_selection(ordered: Sequence[FileEntry]) -> None:
-    paths = [entry.archive_path for entry in ordered]
+def check_selection(entries: Sequence[FileEntry]) -> None:
+    """What a package must hold (host.json at its root) and never hold (an unsafe name, a path
+    twice, a name both a file and a folder): checked by the filter stage too, so listings and
+    dry runs refuse exactly what packaging would."""
+    paths = [entry.archive_path for entry in entries]
     for path in paths:
         check_archive_path(path)
     if "host.json" not in paths:

@@ -22,7 +22,7 @@ from azpublish.build.audit import Target
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 from azpublish.ignore import Selection, select_files
 from azpublish.listing import ignored_json, json_name, quote_path, rule_text
-from azpublish.package import PackageMemo, PackageReport, write_package
+from azpublish.package import PackageMemo, PackageReport, check_selection, write_package
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
 from azpublish.requirements import packaged_copies
@@ -58,6 +58,7 @@ def publish(settings: Settings, report: Reporter) -> int:
         with stage("filter", report):
             selection = select_files(project.root, extra_excludes=builder.excludes,
                                      extra_includes=builder.includes)
+            check_selection(selection.included)
         print_listing(selection, settings, report)
         if builder.mode == "local" and not project.requirements.empty:
             report.info(f"(the dependencies --build local installs are packaged under "
@@ -92,6 +93,7 @@ def publish(settings: Settings, report: Reporter) -> int:
             # with what they include from outside the app inlined.
             selection = with_copies(selection, packaged_copies(
                 project.requirements, project.root, workspace / "requirements"))
+            check_selection(selection.included)
             for rule, label in selection.overridden:
                 report.warn(f"{rule.describe()} would exclude {rule.pattern.strip('/')}, but "
                             f"{label} packages it anyway: the app needs its dependencies")
@@ -239,6 +241,11 @@ def describe_dry_run(selection: Selection, settings: Settings, report: Reporter)
     destination = settings.output_zip or Path("<temporary file>")
     report.info(f"dry run: would package {len(selection.included)} files "
                 f"({human_size(total)} uncompressed) into {destination}; nothing was written")
+    limit = settings.max_package_size
+    if limit is not None and total > limit:
+        # The limit is on the zip, known only once compressed: say so rather than guess.
+        report.warn(f"the files are {human_size(total)} uncompressed, over --max-package-size "
+                    f"{human_size(limit)}: packaging fails unless they compress below it")
     report.data["dry_run"] = {"file_count": len(selection.included), "uncompressed_size": total,
                               "files": [entry.archive_path for entry in selection.included]}
 

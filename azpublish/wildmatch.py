@@ -26,6 +26,7 @@ matches, which is right for the same reason: the next ``**`` can absorb any fold
 
 from __future__ import annotations
 
+import functools
 import re
 import string
 from collections.abc import Iterable, Sequence
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 __all__ = ["Literal", "bytes_view", "translate"]
 
 _ALL = frozenset(range(256))
+_PLAIN = re.compile(r"[^*?\[\\]*")
 _SLASH = ord("/")
 _POSIX_CLASSES: dict[str, frozenset[int]] = {
     name: frozenset(map(ord, chars)) for name, chars in {
@@ -85,6 +87,8 @@ def translate(pattern: str, *, casefold: bool = False) -> str | Literal | None:
 
     ``casefold`` folds ASCII letters as git's ``WM_CASEFOLD`` does.
     """
+    if not casefold and _PLAIN.fullmatch(pattern):
+        return Literal(pattern)  # the common case, a plain name or path: no parsing needed
     try:
         tokens = list(_tokens(pattern, casefold))
     except _Never:
@@ -266,6 +270,7 @@ def _segment(tokens: list[_Token]) -> str | None:
     return f"{rendered[0]}{middle}[^/]*{rendered[-1]}"
 
 
+@functools.lru_cache(maxsize=4096)  # most sets are single characters, met again and again
 def _char_class(members: frozenset[int]) -> str:
     if len(members) == 1:
         return re.escape(chr(next(iter(members))))

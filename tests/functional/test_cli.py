@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -310,3 +311,27 @@ def test_a_closed_pipe_ends_quietly_with_the_shells_status() -> None:
         os.close(write_end)
     assert done.returncode == 141, done.stderr
     assert "internal error" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(("hostile", "funcignore", "problem"), [
+    ("a:b.py", "", "absolute"),  # a Windows unzip reads "a:" as a drive
+    ("C:x", "", "absolute"),
+    ("back\\slash.py", "", "backslash"),
+    ("ok.py", "host.json\n", "no host.json"),
+])
+def test_listing_dry_run_and_packaging_refuse_the_same_trees(
+        run: Run, tmp_path: Path, hostile: str, funcignore: str, problem: str) -> None:
+    """One decision: what packaging refuses, the listings and the dry run refuse too, with the
+    same exit code and message, and nothing is written."""
+    root = tmp_path / "app"
+    shutil.copytree(PROJECTS / "v2-http", root)
+    (root / hostile).write_text("x")
+    (root / ".funcignore").write_text(funcignore)
+    dest = tmp_path / "app.zip"
+    outcomes = []
+    for flags in (["--list-included-files"], ["--list-ignored-files"], ["--dry-run"], []):
+        code, out, err = run("--project-dir", root, "--no-deploy", "--output-zip", dest, *flags)
+        outcomes.append((code, problem in err))
+        assert out == "", flags  # not a partial listing
+    assert outcomes == [(2, True)] * 4
+    assert not dest.exists()

@@ -73,10 +73,14 @@ class Rule:
     # surrogateescape)
     casefold: bool = False  # letters match in any case (the always-rules, as func's)
 
+    @property
+    def where(self) -> str:
+        """Where the rule was written: ``.funcignore:3``, ``default``, ``--build remote``."""
+        return self.source if self.line is None else f"{self.source}:{self.line}"
+
     def describe(self) -> str:
-        where = self.source if self.line is None else f"{self.source}:{self.line}"
         shown = self.pattern.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-        return f"{where}: {shown}"
+        return f"{self.where}: {shown}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,9 +221,9 @@ def _compile(rule: Rule) -> _Compiled | None:
         return None
     literal_start = 0 if rule.casefold else next(
         (i for i, char in enumerate(text) if char in _SPECIAL), len(text))
-    plain_tail = text[1:] if text.startswith("*") else None
-    suffix = (plain_tail if on_name and not rule.casefold and plain_tail is not None
-              and not any(char in _SPECIAL for char in plain_tail) else None)
+    tail = text[1:]  # "*.ext" on a name is git's "ends with" fast path
+    suffix = (tail if on_name and not rule.casefold and text.startswith("*")
+              and _SPECIAL.isdisjoint(tail) else None)
     return _Compiled(match, negated, folders_only, on_name, text[:literal_start], suffix)
 
 

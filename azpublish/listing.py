@@ -46,8 +46,7 @@ def _escape(match: re.Match[str]) -> str:
 def rule_text(rule: Rule) -> str:
     """``source:line: pattern`` with the pattern's own bytes (``Rule.describe`` shows bytes that
     are not UTF-8 as ``\\xe9``): -z writes them raw, the text form quotes them as octal."""
-    where = rule.source if rule.line is None else f"{rule.source}:{rule.line}"
-    return f"{where}: {rule.pattern}"
+    return f"{rule.where}: {rule.pattern}"
 
 
 def is_utf8(text: str) -> bool:

@@ -41,6 +41,22 @@ WARM_SECONDS_TARGET = 3.0
 MIB = 1 << 20
 RSS_TARGET = 150 * MIB
 
+# Runs argv[2:] and writes its wall seconds and peak RSS (KiB) to argv[1], timed here so that
+# the launcher's own start-up is not counted. Linux carries ru_maxrss across exec,
+# so a command spawned straight from this (large) process would inherit this process's peak;
+# forked from this small launcher it starts from the launcher's few MiB instead.
+LAUNCHER = """
+import os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+elapsed = time.perf_counter() - start
+open(sys.argv[1], "w").write(f"{elapsed} {usage.ru_maxrss}")
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
 # The library path: selection plus write_package, timed inside the child as well.
 LIBRARY_CHILD = """
 import json, sys, time
@@ -96,19 +112,16 @@ def run(command: Command) -> tuple[float, str]:
     command.output.unlink(missing_ok=True)  # zip would update an existing archive
     if command.before is not None:
         command.before()
-    start = time.perf_counter()
-    child = subprocess.Popen(command.argv, cwd=command.cwd, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE)
-    # wait4 gives the rusage of this child alone (RUSAGE_CHILDREN would mix in zip's).
-    _, status, usage = os.wait4(child.pid, 0)
-    elapsed = time.perf_counter() - start
-    child.returncode = os.waitstatus_to_exitcode(status)
-    assert child.stdout is not None and child.stderr is not None
-    stdout, stderr = child.stdout.read().decode(), child.stderr.read().decode()
-    if child.returncode != 0:
-        raise SystemExit(f"{command.name} failed ({child.returncode}):\n{stderr}")
-    command.peak_rss = max(command.peak_rss, usage.ru_maxrss * 1024)  # KiB on Linux
-    return elapsed, stdout
+    with tempfile.NamedTemporaryFile("r", suffix=".measured") as measured:
+        child = subprocess.run([sys.executable, "-c", LAUNCHER, measured.name, *command.argv],
+                               cwd=command.cwd, capture_output=True, check=False)
+        if child.returncode != 0:
+            raise SystemExit(f"{command.name} failed ({child.returncode}):\n"
+                             f"{child.stderr.decode()}")
+        seconds, peak_kib = measured.read().split()
+    elapsed = float(seconds)
+    command.peak_rss = max(command.peak_rss, int(peak_kib) * 1024)
+    return elapsed, child.stdout.decode()
 
 
 def cli_available(python: str) -> bool:

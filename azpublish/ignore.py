@@ -43,8 +43,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from azpublish.archive_paths import archive_path_problem, looks_safe
-from azpublish.errors import ProjectError, UnsafePathError
+from azpublish.archive_paths import MAX_NAME_BYTES, archive_path_problem, looks_safe
+from azpublish.errors import PackageError, ProjectError, UnsafePathError
 from azpublish.wildmatch import Literal, bytes_view, translate
 
 __all__ = [
@@ -83,12 +83,65 @@ class Rule:
         return f"{self.where}: {shown}"
 
 
-@dataclass(frozen=True, slots=True)
 class FileEntry:
-    archive_path: str  # posix path relative to root, e.g. "HttpTrigger/__init__.py"
-    source: Path  # the file to read (for a symlink: the resolved target inside root)
-    size: int
-    executable: bool  # any exec bit set on the source file
+    """One file to package: its archive path and the file to read (for a symlink, the
+    resolved target inside the root).
+
+    Its size and mode come from one ``stat`` of the source, taken when first asked for unless
+    given: a listing never asks (git lists a tree without a stat per file either), and
+    packaging then sees the file as it is when packaging starts. The source may be given as
+    the string ``os.scandir`` already made; it becomes a ``Path`` when first asked for.
+    """
+
+    __slots__ = ("_executable", "_info", "_size", "_source", "archive_path")
+
+    def __init__(self, archive_path: str, source: Path | str, size: int | None = None,
+                 executable: bool | None = None) -> None:
+        self.archive_path = archive_path  # posix, relative to the root: "HttpTrigger/x.py"
+        self._source = source
+        self._size = size
+        self._executable = executable
+        self._info: os.stat_result | None = None
+
+    @property
+    def source(self) -> Path:
+        source = self._source
+        if isinstance(source, str):
+            source = self._source = Path(source)
+        return source
+
+    def stat(self) -> os.stat_result:
+        """The source's ``stat``, taken once."""
+        if self._info is None:
+            try:
+                self._info = self.source.stat()
+            except OSError as exc:
+                raise PackageError(f"cannot read {self.archive_path}: {exc.strerror or exc}",
+                                   where=str(self.source),
+                                   fix="stop whatever is changing the app folder, then run "
+                                       "again") from exc
+        return self._info
+
+    @property
+    def size(self) -> int:
+        return self.stat().st_size if self._size is None else self._size
+
+    @property
+    def executable(self) -> bool:  # any exec bit set on the source
+        if self._executable is None:
+            return self.stat().st_mode & 0o111 != 0
+        return self._executable
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FileEntry):
+            return NotImplemented
+        return (self.archive_path, self.source) == (other.archive_path, other.source)
+
+    def __hash__(self) -> int:
+        return hash((self.archive_path, self.source))
+
+    def __repr__(self) -> str:
+        return f"FileEntry({self.archive_path!r}, {self.source!r})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +257,8 @@ class _Compiled:
     on_name: bool  # no other "/" in the pattern: matched against the name alone
     prefix: str  # what a matching text starts with (the pattern's literal start)
     suffix: str | None  # "*" and a literal on a name: what a matching name ends with
+    # "**/D/..." with D a literal name: a matching path has a folder named D above its end
+    anywhere: str | None = None
 
 
 @functools.cache  # a run compiles the same rules for several matchers
@@ -216,6 +271,10 @@ def _compile(rule: Rule) -> _Compiled | None:
     text = text[:len(text) - folders_only]
     on_name = "/" not in text
     text = text if on_name else text.removeprefix("/")
+    rest = text.removeprefix("**/")
+    if rest != text and "/" not in rest and "**" not in rest:
+        # "**/X" matches X in any folder, which is what X alone means on a name.
+        text, on_name = rest, True
     match = translate(text, casefold=rule.casefold)
     if match is None:
         return None
@@ -224,7 +283,11 @@ def _compile(rule: Rule) -> _Compiled | None:
     tail = text[1:]  # "*.ext" on a name is git's "ends with" fast path
     suffix = (tail if on_name and not rule.casefold and text.startswith("*")
               and _SPECIAL.isdisjoint(tail) else None)
-    return _Compiled(match, negated, folders_only, on_name, text[:literal_start], suffix)
+    folder, slash, _ = rest.partition("/")
+    anywhere = (folder if rest != text and slash and not rule.casefold
+                and _SPECIAL.isdisjoint(folder) and folder else None)
+    return _Compiled(match, negated, folders_only, on_name, text[:literal_start], suffix,
+                     anywhere)
 
 
 _SPECIAL = frozenset("*?[\\")
@@ -241,18 +304,30 @@ class _Kind:
         self.literal: dict[str, int] = {}
         self.suffix: dict[str, int] = {}
         self._groups: dict[str, list[tuple[int, str]]] = {}
+        self._anywhere: dict[str, list[tuple[int, str]]] = {}  # "**/D/...", by D
         for index, rule in compiled:  # ascending: in each dict the newest rule stays
             if isinstance(rule.match, Literal):
                 self.literal[rule.match.text] = index
             elif rule.suffix is not None:
                 self.suffix[rule.suffix] = index
+            elif rule.anywhere is not None:
+                self._anywhere.setdefault(rule.anywhere, []).append((index, rule.match))
             else:
                 self._groups.setdefault(rule.prefix, []).append((index, rule.match))
         self._starts = sorted({len(prefix) for prefix in self._groups})
+        self._literal_in: dict[str, dict[str, int]] = {}  # literal paths, by their folder
+        for text, index in self.literal.items():
+            self._literal_in.setdefault(text[:text.rfind("/") + 1], {})[text] = index
+        # Every beginning of a group's start, and the starts that extend it: what a folder's
+        # children may still match beyond what the folder's own path settles.
+        self._extending: dict[str, list[str]] = {}
+        for prefix in self._groups:
+            for length in range(len(prefix)):
+                self._extending.setdefault(prefix[:length], []).append(prefix)
         self._compiled: dict[str, tuple[re.Pattern[str], list[int]]] = {}
 
     def __bool__(self) -> bool:
-        return bool(self.literal or self.suffix or self._groups)
+        return bool(self.literal or self.suffix or self._groups or self._anywhere)
 
     def last(self, text: str) -> int:
         """The index of the last rule matching ``text`` (a byte view), -1 if none does."""
@@ -267,20 +342,75 @@ class _Kind:
                 break
             prefix = text[:length]
             if prefix in self._groups:
-                regex, rule_of_group = self._group(prefix)
-                match = regex.match(text)
-                if match is not None:
-                    index = max(index, rule_of_group[match.lastindex or 0])
+                index = max(index, _last_match(self.group(prefix), text))
+        if self._anywhere:
+            for folder in text.split("/")[:-1]:
+                if folder in self._anywhere:
+                    index = max(index, _last_match(self._anywhere_group(folder), text))
         return index
 
-    def _group(self, prefix: str) -> tuple[re.Pattern[str], list[int]]:
+    def under(self, folder: str) -> _Scope | None:
+        """What decides the paths of the children of ``folder`` (a byte view ending in "/"),
+        None when no rule of this kind can match any of them."""
+        settled = [self.group(folder[:length]) for length in self._starts
+                   if length <= len(folder) and folder[:length] in self._groups]
+        if self._anywhere:
+            settled += [self._anywhere_group(name) for name in set(folder.split("/"))
+                        if name in self._anywhere]
+        literal = self._literal_in.get(folder, {})
+        extending = tuple(self._extending.get(folder, ()))
+        if not (literal or settled or extending):
+            return None
+        return _Scope(self, literal, tuple(settled), extending)
+
+    def group(self, prefix: str) -> tuple[re.Pattern[str], list[int]]:
+        """The regex of the rules starting with ``prefix``, and the rule each alternative is."""
         compiled = self._compiled.get(prefix)
         if compiled is None:
-            newest_first = self._groups[prefix][::-1]
-            # Each alternative is one group holding none of its own: lastindex names the rule.
-            regex = re.compile("|".join(f"({body})" for _, body in newest_first), re.DOTALL)
-            compiled = self._compiled[prefix] = (regex, [-1, *(i for i, _ in newest_first)])
+            compiled = self._compiled[prefix] = _alternatives(self._groups[prefix])
         return compiled
+
+    def _anywhere_group(self, folder: str) -> tuple[re.Pattern[str], list[int]]:
+        key = "**/" + folder  # no literal start is "**": the two caches cannot collide
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = _alternatives(self._anywhere[folder])
+        return compiled
+
+
+def _alternatives(rules: list[tuple[int, str]]) -> tuple[re.Pattern[str], list[int]]:
+    """One regex trying the newest rule first, and the rule index of each alternative."""
+    newest_first = rules[::-1]
+    # Each alternative is one group holding none of its own: lastindex names the rule.
+    regex = re.compile("|".join(f"({body})" for _, body in newest_first), re.DOTALL)
+    return regex, [-1, *(i for i, _ in newest_first)]
+
+
+def _last_match(group: tuple[re.Pattern[str], list[int]], text: str) -> int:
+    regex, rule_of_group = group
+    match = regex.match(text)
+    return -1 if match is None else rule_of_group[match.lastindex or 0]
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """The path rules of one kind as they stand for the children of one folder: the groups
+    whose start the folder's path already has, and the longer starts a child's path may have.
+    A folder's children then each cost a dict lookup and the few regexes that can match."""
+
+    kind: _Kind
+    literal: dict[str, int]
+    settled: tuple[tuple[re.Pattern[str], list[int]], ...]
+    extending: tuple[str, ...]
+
+    def last(self, text: str) -> int:
+        index = self.literal.get(text, -1)
+        for group in self.settled:
+            index = max(index, _last_match(group, text))
+        for prefix in self.extending:
+            if text.startswith(prefix):
+                index = max(index, _last_match(self.kind.group(prefix), text))
+        return index
 
 
 class _Matcher:
@@ -305,17 +435,41 @@ class _Matcher:
                       True: _Kind((i, r) for i, r in compiled if not r.on_name)}
         self._name_cache: dict[str, int] = {}  # names repeat a lot (__init__.py, ...)
 
+    def in_folder(self, prefix: str) -> Callable[[str], Rule | None]:
+        """The rule excluding each child of the folder at ``prefix`` ("" for the root, else
+        ending in "/"), given as its name (ending in "/" for a folder); None if included."""
+        cache, verdicts, on_name = self._name_cache, self._verdicts, self._on_name
+        view = bytes_view(prefix)
+        scopes = {folder: kind.under(view) for folder, kind in self._path.items()}
+        if scopes[False] is None and scopes[True] is None:  # most folders: names decide
+            def by_name(key: str) -> Rule | None:
+                index = cache.get(key)
+                return verdicts[on_name(key) if index is None else index]
+
+            return by_name
+
+        def by_name_and_path(key: str) -> Rule | None:
+            index = cache.get(key)
+            if index is None:
+                index = on_name(key)
+            folder = key.endswith("/")
+            scope = scopes[folder]
+            if scope is not None:
+                index = max(index, scope.last(view + bytes_view(key[:len(key) - folder])))
+            return verdicts[index]
+
+        return by_name_and_path
+
+    def _on_name(self, key: str) -> int:
+        """The last rule on names matching ``key`` (ending in "/" for a folder), remembered."""
+        folder = key.endswith("/")
+        index = self._name_cache[key] = self._name[folder].last(
+            bytes_view(key[:len(key) - folder]))
+        return index
+
     def exclusion(self, path: str, name: str) -> Rule | None:
         """The rule excluding ``path`` (ending in "/" for a folder), None if it is included."""
-        index = self._name_cache.get(name)
-        folder = path.endswith("/")
-        if index is None:
-            index = self._name[folder].last(bytes_view(name[:len(name) - folder]))
-            self._name_cache[name] = index
-        on_path = self._path[folder]
-        if on_path:
-            index = max(index, on_path.last(bytes_view(path[:len(path) - folder])))
-        return self._verdicts[index]
+        return self.in_folder(path[:len(path) - len(name)])(name)
 
 
 # --- walking --------------------------------------------------------------------------------
@@ -327,6 +481,7 @@ class _Folder:
     prefix: str  # its archive path with a trailing "/", "" for the root
     real_prefix: str  # its real path relative to the root, likewise
     chain: frozenset[str]  # real folders from the root down to here, to detect link loops
+    plain: bool = True  # every name in ``prefix`` passed ``looks_safe``
 
     @property
     def linked(self) -> bool:
@@ -344,6 +499,7 @@ class _Walker:
         self._rules = rules
         self.included: list[FileEntry] = []
         self.ignored: list[Ignored] = []
+        self._plain_names: dict[str, bool] = {}  # looks_safe of each name: names repeat
 
     def walk(self) -> None:
         prefix = self._prefix
@@ -360,10 +516,11 @@ class _Walker:
     def _visit_entries(self, folder: _Folder, entries: list[os.DirEntry[str]],
                        stack: list[_Folder]) -> None:
         # The hot loop (tens of thousands of entries): attribute lookups hoisted into locals.
-        exclusion = self._rules.exclusion
-        real_exclusion = exclusion if folder.linked else None
         prefix, real_prefix, real = folder.prefix, folder.real_prefix, folder.real
+        exclusion = self._rules.in_folder(prefix)
+        real_exclusion = self._rules.in_folder(real_prefix) if folder.linked else None
         ignored, included = self.ignored.append, self.included.append
+        plain_names, plain_folder = self._plain_names, folder.plain
         for entry in entries:
             if entry.is_symlink():
                 self._visit_link(folder, entry, stack)
@@ -372,23 +529,27 @@ class _Walker:
             is_dir = entry.is_dir(follow_symlinks=False)
             key = name + "/" if is_dir else name
             path = prefix + key
-            rule = exclusion(path, key)
+            rule = exclusion(key)
             if rule is None and real_exclusion is not None:
                 # Inside a linked folder: the rules also apply where the file really is.
-                rule = real_exclusion(real_prefix + key, key)
+                rule = real_exclusion(key)
             if rule is not None:
                 ignored(Ignored(path, rule))
-            elif is_dir:
+                continue
+            plain = plain_names.get(name)
+            if plain is None:
+                plain = plain_names[name] = looks_safe(name)
+            if is_dir:
                 stack.append(_Folder(real / name, path, real_prefix + key,
-                                     folder.chain | {entry.path}))
-            elif entry.is_file(follow_symlinks=False):  # known from the listing, no syscall
-                info = entry.stat(follow_symlinks=False)
-                if not looks_safe(path):
+                                     folder.chain | {entry.path}, plain and plain_folder))
+                continue
+            if entry.is_file(follow_symlinks=False):  # known from the listing, no syscall
+                # Plain names are ASCII: one byte per character.
+                if not (plain and plain_folder and len(path) <= MAX_NAME_BYTES):
                     _check_archive_path(path)
-                included(FileEntry(path, _child(real, name), info.st_size,
-                                   info.st_mode & 0o111 != 0))
+                included(FileEntry(path, entry.path))
             else:
-                self._add_file(path, _child(real, name), entry.stat(follow_symlinks=False))
+                self._add_file(path, Path(entry.path), entry.stat(follow_symlinks=False))
 
     def _list(self, folder: _Folder) -> list[os.DirEntry[str]]:
         try:
@@ -427,7 +588,8 @@ class _Walker:
         if rule is not None:
             self.ignored.append(Ignored(path, rule))
         elif is_dir:
-            stack.append(_Folder(Path(target), path, real_path + "/", folder.chain | {target}))
+            stack.append(_Folder(Path(target), path, real_path + "/", folder.chain | {target},
+                                 folder.plain and looks_safe(entry.name)))
         else:
             source = Path(target)
             self._add_file(archive_path, source, source.stat())
@@ -474,12 +636,6 @@ class _Walker:
             _check_archive_path(archive_path)
         self.included.append(FileEntry(archive_path, source, info.st_size,
                                        bool(info.st_mode & 0o111)))
-
-
-# ``folder / name`` for a plain name from os.scandir. On Python 3.10/3.11 ``/`` re-parses every
-# part (~4 us, a fifth of the time budget per file); pathlib's own glob uses a private shortcut
-# that only appends the name, taken when this Python has it.
-_child: Callable[[Path, str], Path] = getattr(Path, "_make_child_relpath", Path.joinpath)
 
 
 def _readlink(link: str) -> str:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from azpublish.archive_paths import archive_path_problem
+from azpublish.archive_paths import archive_path_problem, looks_safe
 from azpublish.errors import PackageError, UnsafePathError
 from azpublish.ignore import FileEntry
 from azpublish.package_memo import MemoMember, MemoReader, PackageMemo, StatKey, stat_key
@@ -152,7 +152,8 @@ def check_selection(entries: Sequence[FileEntry]) -> None:
     dry runs refuse exactly what packaging would."""
     paths = [entry.archive_path for entry in entries]
     for path in paths:
-        check_archive_path(path)
+        if not looks_safe(path):
+            check_archive_path(path)
     if "host.json" not in paths:
         raise PackageError("the selection has no host.json at its root", where="package selection",
                            fix="package the folder that holds host.json, and make sure "
@@ -580,11 +581,7 @@ def _writer_key() -> str:
 
 
 def _stat_sources(ordered: Sequence[FileEntry]) -> dict[str, StatKey]:
-    keys: dict[str, StatKey] = {}
-    for entry in ordered:
-        with contextlib.suppress(OSError):  # then neither reused nor memoised; reading reports it
-            keys[entry.archive_path] = stat_key(entry.source.stat())
-    return keys
+    return {entry.archive_path: stat_key(entry.stat()) for entry in ordered}
 
 
 def _reusable(ordered: Sequence[FileEntry], sources: Mapping[str, StatKey],

@@ -20,7 +20,7 @@ from azpublish import __version__
 from azpublish.build import SITE_PACKAGES, IndexedFunction, make_builder
 from azpublish.build.audit import Target
 from azpublish.errors import AzPublishError, ExitCode, UsageError
-from azpublish.ignore import Selection, select_files
+from azpublish.ignore import FileEntry, Selection, select_files
 from azpublish.listing import ignored_json, json_name, quote_path, rule_text
 from azpublish.package import PackageMemo, PackageReport, check_selection, write_package
 from azpublish.project import Project, discover, find_root
@@ -300,7 +300,7 @@ def with_copies(selection: Selection, copies: Mapping[Path, Path]) -> Selection:
     for entry in selection.included:
         copy = copies.get(entry.source.resolve())
         included.append(entry if copy is None else
-                        replace(entry, source=copy, size=copy.stat().st_size))
+                        FileEntry(entry.archive_path, copy, executable=entry.executable))
     return replace(selection, included=tuple(included))
 
 

@@ -177,6 +177,13 @@ CORPUS = [
     "y[!q]x/z\n", "y?x/z\n", "y*x/z\n", "tab\t\n", "tab\\\t\n", "tab \t\n",
     "a**/b\n", "/a**\n!a/x/\n", "d1**/file.py\n", "/a**/**/b\n", "a/***\n", "/***\n!**/\n",
     "*[/[ab]/\n", "[\t\n", "caf?.txt\n", "caf??.txt\n", "caf[\u00e9].txt\n", "[!a-]\n",
+    # "**/" patterns, which the matcher indexes by name ("**/x") or by the folder they need
+    # ("**/d/..."), in every order against rules of the other kinds (the last match wins)
+    "**/x/*\n!**/x/z\n", "**/x/**\n!y/**\n", "!**/x/z\n**/x/**\n", "**/raw/keep.csv\n",
+    "**/raw/*\n!data/raw/keep.csv\n", "data/**\n!**/raw/keep.csv\n", "**/*.log\n!logs/**\n",
+    "logs/**\n!**/*.log\n", "**/keep/**\n!**/b.log\n", "**/d2/d3/\n", "**/d2/d3\n",
+    "**/sub/*.txt\n!dir/**\n", "**/foo/sub/**\n!**/h\n", "**/.env\n!sub/.env\n",
+    "**/[ab]/b\n", "**/a*/b\n", "**/a/**/b\n", "**/x/\n!**/foo/\n", "*/x/**\n**/x/z\n",
 ]
 
 

@@ -17,7 +17,7 @@ import pytest
 import azpublish.package as package
 from azpublish.errors import ExitCode, PackageError
 from azpublish.ignore import FileEntry, select_files
-from azpublish.package import PIECE_SIZE, EntrySize, write_package
+from azpublish.package import PIECE_SIZE, EntrySize, PackageMemo, write_package
 from tests.conftest import PROJECTS
 
 UNZIP = shutil.which("unzip")
@@ -242,6 +242,18 @@ def test_file_vanishing_after_selection_keeps_the_previous_package(tmp_path: Pat
     with pytest.raises(PackageError, match="cannot read zz/big.bin") as caught:
         write_package(entries, dest)
     assert caught.value.where == str(root / "zz/big.bin")
+    assert_only_previous_package(dest)
+
+
+def test_selected_file_vanishing_before_packaging_is_named(tmp_path: Path) -> None:
+    # select_files reads sizes when packaging asks for them: a file gone by then is named.
+    root = make_tree(tmp_path / "app", {**APP, "zz/gone.py": b"x = 1\n"})
+    entries = select_files(root).included
+    (root / "zz/gone.py").unlink()
+    dest = existing_package(tmp_path)
+    with pytest.raises(PackageError, match="cannot read zz/gone.py") as caught:
+        write_package(entries, dest, reuse=PackageMemo(tmp_path / "memo"))
+    assert caught.value.where == str(root / "zz/gone.py")
     assert_only_previous_package(dest)
 
 

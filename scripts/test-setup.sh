@@ -133,6 +133,56 @@ else
   fi
 fi
 
+# -- 6. the newest git, the parity tests' second referee ------------------------------------------
+# The machine's git (Debian stable's) predates git 2.52, which changed what "foo**/bar" means, so
+# the parity tests also run against the newest git Debian has (its unstable suite), fetched with
+# the machine's own apt configuration into a private apt state and unpacked with the C library
+# it was built against into .cache/git-newest: nothing is installed on the system.
+newest_git=.cache/git-newest
+fetch_newest_git() {  # target folder
+  local target=$1 work mirror
+  work=$(mktemp -d) || return 1
+  mirror=$(apt-get indextargets --format '$(REPO_URI)' 'Created-By: Packages' 2>/dev/null | head -1)
+  [ -n "$mirror" ] || { rm -rf "$work"; return 1; }
+  mkdir -p "$work/lists/partial" "$work/cache/archives/partial" "$work/debs" "$work/root"
+  echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $mirror unstable main" \
+    >"$work/sources.list"
+  local opts=(-o "Dir::Etc::SourceList=$work/sources.list" -o Dir::Etc::SourceParts=/nonexistent
+              -o "Dir::State::Lists=$work/lists" -o "Dir::Cache=$work/cache"
+              -o APT::Sandbox::User=root)
+  if apt-get "${opts[@]}" -qq update >/dev/null 2>&1 &&
+     (cd "$work/debs" && apt-get "${opts[@]}" -qq download git/unstable libc6/unstable \
+        libpcre2-8-0/unstable zlib1g/unstable >/dev/null 2>&1); then
+    for deb in "$work"/debs/*.deb; do dpkg-deb -x "$deb" "$work/root" || return 1; done
+    local loader
+    loader=$(find "$work/root" -name 'ld-linux*.so.*' -type f | head -1)
+    rm -rf "$target" && mkdir -p "$target/bin" && mv "$work/root" "$target/root"
+    loader=$target/root/${loader#"$work/root/"}
+    cat >"$target/bin/git" <<WRAPPER
+#!/bin/sh
+# git from Debian unstable, run with the C library it was built against (test-setup.sh step 6)
+root=\$(cd "\$(dirname "\$0")/../root" && pwd)
+export GIT_EXEC_PATH="\$root/usr/lib/git-core" GIT_TEMPLATE_DIR="\$root/usr/share/git-core/templates"
+exec "\$root/${loader#"$target/root/"}" --library-path "\$root/$(dirname "${loader#"$target/root/"}")" "\$root/usr/bin/git" "\$@"
+WRAPPER
+    chmod +x "$target/bin/git"
+    rm -rf "$work"
+    "$target/bin/git" --version >/dev/null 2>&1
+  else
+    rm -rf "$work"
+    return 1
+  fi
+}
+if [ -x "$newest_git/bin/git" ] && "$newest_git/bin/git" --version >/dev/null 2>&1; then
+  say "newest git: present ($("$newest_git/bin/git" --version))"
+elif command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1 &&
+     [ -f /usr/share/keyrings/debian-archive-keyring.gpg ] && fetch_newest_git "$newest_git"; then
+  say "newest git: $("$newest_git/bin/git" --version), unpacked into $newest_git"
+else
+  miss "the newest git in $newest_git (Debian unstable's, for the parity tests)" \
+       "run scripts/test-setup.sh on a Debian machine whose apt can reach its mirror"
+fi
+
 # -- summary -----------------------------------------------------------------------------------
 if [ ${#missing[@]} -eq 0 ]; then
   say "ready in $((SECONDS - started))s"

@@ -30,7 +30,7 @@ from azpublish.settings import DEFAULT_PYTHON, BuildMode, Settings
 from azpublish.staging import stage_entries
 
 if TYPE_CHECKING:  # the deploy stage pulls in the Azure SDKs: imported only when deploying
-    from azpublish.deploy.plan import Step
+    from azpublish.deploy.plan import DeployPlan
     from azpublish.deploy.target import DeployTarget
 
 LARGEST_SHOWN = 10
@@ -123,7 +123,7 @@ def publish(settings: Settings, report: Reporter) -> int:
 
 def deploy_plan(target: DeployTarget, mode: BuildMode, sha256: str, settings: Settings,
                 expected_functions: tuple[str, ...] = (), *, model: str = "",
-                import_checked: bool = False) -> tuple[Step, ...]:
+                import_checked: bool = False) -> DeployPlan:
     from azpublish.deploy.plan import DeployOptions, plan_deploy
 
     options = DeployOptions(mode, sha256, settings.timeout, settings.pip_extra_index_url,
@@ -148,14 +148,14 @@ def deploy(target: DeployTarget, mode: BuildMode, package: PackageReport, settin
     from azpublish.deploy.executor import Executor
     from azpublish.deploy.plan import CheckUnchanged
 
-    steps = deploy_plan(target, mode, package.sha256, settings, expected_functions,
-                        model=model, import_checked=import_checked)
+    plan = deploy_plan(target, mode, package.sha256, settings, expected_functions,
+                       model=model, import_checked=import_checked)
     # The message carries the same stamp the plan checks against (one place computes it).
-    stamp = next(s.stamp() for s in steps if isinstance(s, CheckUnchanged))
+    stamp = next(s.stamp() for s in plan.steps if isinstance(s, CheckUnchanged))
     message = f"azpublish {__version__} {stamp} id={uuid.uuid4()}"
     executor = Executor(target, report, package.path, message, force=settings.force)
     try:
-        result = executor.run(steps)
+        result = executor.run(plan)
     finally:
         report.data["deployment"] = {"app": str(target.ref),
                                      "url": f"https://{target.site.default_host}",

@@ -18,6 +18,8 @@ from azpublish.azure.tracker import track_deployment
 from azpublish.deploy.plan import (
     PACKAGE_TAG,
     CheckUnchanged,
+    Cleanup,
+    DeployPlan,
     ListFunctions,
     RememberPackage,
     RestoreAppSettings,
@@ -68,17 +70,19 @@ class DeployResult:
     skipped: bool = False
     functions: list[dict[str, Any]] = field(default_factory=list)
     settings_changed: bool = False
+    settings_restored: bool = False  # --restore-settings put back what this publish changed
     missing: list[str] = field(default_factory=list)  # declared but not indexed
     # What the host says about them (and about itself): {"name" (None: the host), "error",
     # "detail"}.
     load_errors: list[dict[str, str | None]] = field(default_factory=list)
 
 
-def describe_plan(steps: Sequence[Step], report: Reporter) -> None:
+def describe_plan(plan: DeployPlan, report: Reporter) -> None:
     report.info("plan:")
-    for number, step in enumerate(steps, start=1):
-        report.info(f"  {number}. {step.describe()}")
-    report.data["plan"] = [step.describe() for step in steps]
+    described = plan.describe()
+    for number, line in enumerate(described, start=1):
+        report.info(f"  {number}. {line}")
+    report.data["plan"] = described
 
 
 class Executor:
@@ -96,13 +100,54 @@ class Executor:
         self.kudu: KuduClient = target.kudu
         self.started: Started | None = None
 
-    def run(self, steps: Sequence[Step]) -> DeployResult:
-        for step in steps:
-            if self.result.skipped and not isinstance(step, (ListFunctions, VerifyUrl)):
-                continue
-            self.report.detail(f"step: {step.describe()}")
-            self.run_step(step)
+    def run(self, plan: DeployPlan) -> DeployResult:
+        """The steps, then the cleanup, which runs after a failure or Ctrl-C too."""
+        try:
+            for step in plan.steps:
+                if self.result.skipped and not isinstance(step, (ListFunctions, VerifyUrl)):
+                    continue
+                self.report.detail(f"step: {step.describe()}")
+                self.run_step(step)
+        except BaseException as failure:
+            self.clean_up(plan.cleanup, failure)
+            raise
+        self.clean_up(plan.cleanup, None)
         return self.result
+
+    def clean_up(self, cleanup: Sequence[Cleanup], failure: BaseException | None) -> None:
+        """Undo what the steps did. When undoing fails too, say what is left undone: after a
+        failure as a warning (the failure stays the error), after a success as the error."""
+        for step in cleanup:
+            if not self.result.settings_changed:
+                continue  # the steps changed no setting: nothing to put back
+            self.report.detail(f"cleanup: {step.describe()}")
+            names = ", ".join(sorted(step.previous))
+            fix = (f"put them back by hand (az functionapp config appsettings set/delete on "
+                   f"{self.target.ref}); they may hold what this publish set, a package "
+                   "index URL with its credential included")
+            try:
+                self.restore_settings(step)
+            except KeyboardInterrupt:
+                self.report.warn(f"interrupted while putting back app settings {names}: {fix}")
+                raise
+            except Exception as exc:
+                why = exc.what if isinstance(exc, AzPublishError) else type(exc).__name__
+                if failure is None:
+                    raise DeployError(f"the deployment succeeded, but app settings {names} "
+                                      f"could not be put back: {why}", fix=fix) from exc
+                self.report.warn(f"app settings {names} could not be put back after the "
+                                 f"failure: {why}; {fix}")
+
+    def restore_settings(self, step: RestoreAppSettings) -> None:
+        current = self.arm.app_settings(self.target.ref)
+        restored = {name: value for name, value in current.items()
+                    if step.previous.get(name, value) is not None}
+        restored.update({name: value for name, value in step.previous.items()
+                         if value is not None})
+        self.arm.set_app_settings(self.target.ref, restored)
+        self.result.settings_restored = True
+        self.report.info("app settings put back as they were before this publish: "
+                         + ", ".join(sorted(step.previous)))
 
     def run_step(self, step: Step) -> None:
         if isinstance(step, CheckUnchanged):
@@ -124,9 +169,8 @@ class Executor:
             self.list_functions(step)
         elif isinstance(step, VerifyUrl):
             self.verify_url(step)
-        elif isinstance(step, RestoreAppSettings):
-            self.arm.set_app_settings(self.target.ref, step.original)
-            self.report.info("app settings restored to what they were before this publish")
+        else:
+            _no_handler(step)
 
     # -- steps ----------------------------------------------------------------------------------
 
@@ -340,6 +384,11 @@ class Executor:
             self.kudu.auth = self.target.bearer
             self.kudu.base_url = f"https://{self.target.site.scm_host}/"
             return call()
+
+
+def _no_handler(step: NoReturn) -> NoReturn:
+    """mypy proves every step type is handled above: a new one without a branch fails lint."""
+    raise AssertionError(f"no handler for {step!r}")
 
 
 def _explained(diagnosis: Diagnosis, missing: Sequence[str]) -> list[str]:

@@ -1,7 +1,8 @@
 """The deploy plan: what will be done to the app, as data.
 
 ``plan_deploy`` is pure: from the app's plan, the build mode and the current app settings it
-decides the steps of reference section 6. The executor runs them; ``--dry-run`` prints them.
+decides the steps of reference section 6, and the cleanup that undoes them (run whatever
+happens). The executor runs them; ``--dry-run`` prints them.
 Settings values never appear in a step's description (they may be secrets): only names do.
 """
 
@@ -67,8 +68,8 @@ def package_stamp(sha256: str, build: str, python: str, plan: str) -> str:
 
 @dataclass(frozen=True)
 class UpdateAppSettings:
-    set: Mapping[str, str]
-    remove: tuple[str, ...]
+    set: Mapping[str, str] = field(repr=False)  # values may be secrets (an index credential)
+    remove: tuple[str, ...] = ()
 
     def describe(self) -> str:
         parts = []
@@ -81,7 +82,7 @@ class UpdateAppSettings:
 
 @dataclass(frozen=True)
 class WaitForKuduSettings:
-    expected: Mapping[str, str | None]  # None: the setting must be absent
+    expected: Mapping[str, str | None] = field(repr=False)  # None: must be absent; secrets
 
     def describe(self) -> str:
         return "wait until Kudu's /api/settings shows " + ", ".join(sorted(self.expected))
@@ -142,14 +143,31 @@ class VerifyUrl:
 
 @dataclass(frozen=True)
 class RestoreAppSettings:
-    original: Mapping[str, str] = field(repr=False)
+    """Undo what ``UpdateAppSettings`` changed, and only that: each setting it touched gets its
+    earlier value back (None: it was absent, so it goes). Values may be secrets: never shown."""
+
+    previous: Mapping[str, str | None] = field(repr=False)
 
     def describe(self) -> str:
-        return "put back the app settings as they were before this publish"
+        return ("put back the app settings this publish changed ("
+                + ", ".join(sorted(self.previous)) + "), whatever happens")
 
 
 Step = (CheckUnchanged | UpdateAppSettings | WaitForKuduSettings | Upload | TrackDeployment
-        | RememberPackage | SyncTriggers | ListFunctions | VerifyUrl | RestoreAppSettings)
+        | RememberPackage | SyncTriggers | ListFunctions | VerifyUrl)
+Cleanup = RestoreAppSettings
+
+
+@dataclass(frozen=True)
+class DeployPlan:
+    """The steps, in order, and what undoes them: the cleanup runs after the steps however
+    they end (success, failure or Ctrl-C), for what the steps did."""
+
+    steps: tuple[Step, ...]
+    cleanup: tuple[Cleanup, ...] = ()
+
+    def describe(self) -> list[str]:
+        return [step.describe() for step in (*self.steps, *self.cleanup)]
 
 
 @dataclass(frozen=True)
@@ -169,7 +187,7 @@ class DeployOptions:
 
 
 def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptions,
-                *, arm_access: bool = True) -> tuple[Step, ...]:
+                *, arm_access: bool = True) -> DeployPlan:
     wanted: dict[str, str] = {}
     remove: list[str] = []
     if options.pip_extra_index_url and current.get(PIP_EXTRA_INDEX_URL) != \
@@ -202,9 +220,10 @@ def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptio
                             options.allow_partial, options.model, options.import_checked)]
     if options.verify_url:
         steps.append(VerifyUrl(options.verify_url))
+    cleanup: tuple[Cleanup, ...] = ()
     if options.restore_settings and (wanted or remove):
-        steps.append(RestoreAppSettings(dict(current)))
-    return tuple(steps)
+        cleanup = (RestoreAppSettings({name: current.get(name) for name in (*wanted, *remove)}),)
+    return DeployPlan(tuple(steps), cleanup)
 
 
 def check_supported(plan: PlanKind, mode: BuildMode) -> None:
@@ -236,7 +255,7 @@ def remote_build_settings(current: Mapping[str, str]) -> dict[str, str]:
 
 
 def kudu_only_plan(wanted: Mapping[str, str], remove: list[str], upload: Upload,
-                   options: DeployOptions, plan: PlanKind) -> tuple[Step, ...]:
+                   options: DeployOptions, plan: PlanKind) -> DeployPlan:
     """Without Resource Manager: no settings changes, trigger sync or function list.
 
     Kudu syncs triggers itself after a successful ZIP deploy, so only the listing is lost.
@@ -255,4 +274,4 @@ def kudu_only_plan(wanted: Mapping[str, str], remove: list[str], upload: Upload,
                          TrackDeployment(options.timeout)]
     if options.verify_url:
         steps.append(VerifyUrl(options.verify_url))
-    return tuple(steps)
+    return DeployPlan(tuple(steps))

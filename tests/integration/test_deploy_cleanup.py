@@ -1,0 +1,141 @@
+"""--restore-settings undoes what the publish changed however it ends: after a failed check, a
+deployment that timed out and a Ctrl-C, with the index credential it set gone from the app."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import EmulatorFactory, Run, RunningEmulator
+from tests.integration.pypi_index import PrivateIndex
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "hello"
+
+
+@pytest.fixture(scope="module")
+def emulator(emulators: EmulatorFactory) -> RunningEmulator:
+    return emulators("hostnames")
+
+
+@pytest.fixture
+def hello(tmp_path: Path) -> Path:
+    root = tmp_path / "hello"
+    shutil.copytree(EXAMPLE, root)
+    return root
+
+
+def settings_of(emulator: RunningEmulator, app: str) -> dict[str, str]:
+    answer = emulator.arm("POST", f"{emulator.site_path(app)}/config/appsettings/list")
+    assert answer.status_code == 200, answer.text
+    properties: dict[str, str] = answer.json()["properties"]
+    return properties
+
+
+def test_failed_verification_still_puts_every_setting_back(
+        run: Run, emulator: RunningEmulator, hello: Path, private_index: PrivateIndex) -> None:
+    app = emulator.create_app()
+    # A setting of the user's that the plan changes (a remote build removes it) and one it keeps.
+    emulator.set_settings(app, {"PIP_CERT": private_index.ca_bundle, "MY_SETTING": "kept",
+                                "WEBSITE_RUN_FROM_PACKAGE": "0"})
+    before = settings_of(emulator, app)
+    code, out, err = run("--project-dir", hello, "--app", app, "--restore-settings",
+                         "--pip-extra-index-url", private_index.url_with_credentials,
+                         "--verify-url", "/api/nothing-here", "--json")
+    assert code == 5, err
+    assert "404" in err
+    after = settings_of(emulator, app)
+    assert after == before
+    assert private_index.password not in json.dumps(after)
+    deployment = json.loads(out)["deployment"]
+    assert deployment["status"] == "success" and deployment["settings_restored"] is True
+    assert "app settings put back" in err and private_index.password not in out + err
+
+
+def test_a_timed_out_deployment_still_puts_the_settings_back(
+        run: Run, emulator: RunningEmulator, hello: Path) -> None:
+    app = emulator.create_app()
+    before = settings_of(emulator, app)
+    emulator.add_fault(kind="hold", app=app, stages=["building"], count=1)
+    try:
+        code, _, err = run("--project-dir", hello, "--app", app, "--restore-settings",
+                           "--timeout", "3")
+    finally:
+        emulator.release(app)
+    assert code == 4, err
+    assert settings_of(emulator, app) == before
+    assert "app settings put back" in err
+
+
+def test_ctrl_c_during_the_deployment_puts_the_settings_back(
+        emulator: RunningEmulator, hello: Path) -> None:
+    app = emulator.create_app()
+    before = settings_of(emulator, app)
+    emulator.add_fault(kind="hold", app=app, stages=["building"], count=1)
+    secret = "ctrlc-secret-77"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "azpublish", "--project-dir", str(hello), "--app", app,
+         "--restore-settings", "--pip-extra-index-url", f"https://u:{secret}@127.0.0.1:9/simple"],
+        env={**os.environ, **emulator.env()}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not emulator.kudu("GET", app, "/api/deployments").json():
+            assert child.poll() is None and time.monotonic() < deadline, "no deployment started"
+            time.sleep(0.2)
+        assert secret in settings_of(emulator, app)["PIP_EXTRA_INDEX_URL"]  # set by the publish
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        emulator.release(app)
+    assert child.returncode == 130, err.decode()
+    assert settings_of(emulator, app) == before
+    assert b"app settings put back" in err and secret.encode() not in err
+
+
+@pytest.mark.parametrize("deployment", ["fails", "succeeds"])
+def test_a_cleanup_that_fails_says_what_is_left_on_the_app(
+        run: Run, emulator: RunningEmulator, hello: Path, deployment: str) -> None:
+    app = emulator.create_app()
+    if deployment == "fails":
+        emulator.add_fault(kind="hold", app=app, stages=["building"], count=1)
+    secret = "left-behind-secret-31"
+
+    def refuse_the_restore() -> None:
+        # Once the publish has changed the settings and uploaded, ARM refuses the next change.
+        deadline = time.monotonic() + 60
+        while not emulator.kudu("GET", app, "/api/deployments").json():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.1)
+        emulator.add_fault(kind="fail", app=app, method="PUT", path="*/config/appsettings",
+                           status=400, count=1)
+
+    refuser = threading.Thread(target=refuse_the_restore)
+    refuser.start()
+    try:
+        code, _, err = run("--project-dir", hello, "--app", app, "--restore-settings",
+                           "--pip-extra-index-url", f"https://u:{secret}@127.0.0.1:9/simple",
+                           "--timeout", "3" if deployment == "fails" else "120")
+    finally:
+        refuser.join()
+        if deployment == "fails":
+            emulator.release(app)
+    assert code == 4, err  # the deployment's failure, or else the cleanup's, is the error
+    if deployment == "fails":
+        assert "could not be put back after the failure" in err
+    else:
+        assert "the deployment succeeded, but app settings" in err
+    assert "PIP_EXTRA_INDEX_URL" in err and "by hand" in err and secret not in err
+    assert secret in settings_of(emulator, app).get("PIP_EXTRA_INDEX_URL", "")  # really left

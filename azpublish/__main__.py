@@ -9,11 +9,21 @@ from collections.abc import Sequence
 from azpublish.errors import AzPublishError, ExitCode
 from azpublish.redact import redact
 
+# What `azpublish emulator` needs beyond a publish: the extra `azpublish[emulator]`.
+EMULATOR_LIBRARIES = ("starlette", "uvicorn")
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["emulator"]:
-        from azpublish.emulator.cli import main as emulator_main
+        try:
+            from azpublish.emulator.cli import main as emulator_main
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").split(".")[0] not in EMULATOR_LIBRARIES:
+                raise
+            print(f"error: azpublish emulator needs its extra, which is not installed (no "
+                  f"{exc.name})\n  hint: pip install 'azpublish[emulator]'", file=sys.stderr)
+            return ExitCode.USAGE
 
         return emulator_main(args[1:])
     if args[:1] == ["lock"]:

@@ -34,12 +34,11 @@ from typing import Any, Literal
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from azpublish import __version__
-from azpublish.build.audit import Target
 from azpublish.build.engine import InstallRequest
 from azpublish.errors import BuildError, ProjectError
 from azpublish.redact import redact, register_secret, register_url_credentials
 from azpublish.requirements import read_requirements
-from azpublish.settings import SUPPORTED_PYTHONS
+from azpublish.runtime import DEFAULT_PYTHON, SUPPORTED_PYTHONS, Target
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -47,7 +46,6 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 LockEngine = Literal["auto", "container", "wheels"]
-DEFAULT_PYTHON = "3.11"
 STALE_EXIT_CODE = 6  # `lock --check`: the lock file is not what its input resolves to
 INPUT_FILE = "requirements.in"
 PYPROJECT = "pyproject.toml"

@@ -16,7 +16,6 @@ from typing import NoReturn, cast
 
 from azpublish.errors import AzPublishError, UsageError
 from azpublish.lock import (
-    DEFAULT_PYTHON,
     STALE_EXIT_CODE,
     LockEngine,
     LockRequest,
@@ -30,6 +29,7 @@ from azpublish.lock import (
 from azpublish.project import find_root
 from azpublish.redact import redact, register_url_credentials
 from azpublish.report import Reporter
+from azpublish.runtime import DEFAULT_PYTHON
 from azpublish.settings import check_python_version
 
 ENGINES = ("auto", "container", "wheels")

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 
 from azpublish import __version__
 from azpublish.build import SITE_PACKAGES, IndexedFunction, make_builder
-from azpublish.build.audit import Target
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 from azpublish.ignore import FileEntry, Selection, select_files
 from azpublish.listing import ignored_json, json_name, quote_path, rule_text
@@ -26,7 +25,8 @@ from azpublish.package import PackageMemo, PackageReport, check_selection, write
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
 from azpublish.requirements import packaged_copies
-from azpublish.settings import DEFAULT_PYTHON, BuildMode, Settings
+from azpublish.runtime import DEFAULT_PYTHON, Target
+from azpublish.settings import BuildMode, Settings
 from azpublish.staging import stage_entries
 
 if TYPE_CHECKING:  # the deploy stage pulls in the Azure SDKs: imported only when deploying

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from azpublish.errors import UsageError
 from azpublish.redact import register_url_credentials
+from azpublish.runtime import DEFAULT_PYTHON, SUPPORTED_PYTHONS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,8 +30,6 @@ BuildMode = Literal["remote", "local", "custom"]
 Kind = Literal["str", "bool", "int", "path", "size", "choice", "python", "duration"]
 
 ENV_PREFIX = "AZPUBLISH_"
-SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13", "3.14")
-DEFAULT_PYTHON = "3.11"
 
 
 @dataclass(frozen=True)

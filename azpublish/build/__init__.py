@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from azpublish.build.audit import Target, audit_tree, raise_for_findings, warning_summary
+from azpublish.build.audit import audit_tree, raise_for_findings, warning_summary
 from azpublish.ignore import Overlay
 from azpublish.project import Project
 from azpublish.report import Reporter
+from azpublish.runtime import Target
 from azpublish.settings import BuildMode, Settings
 
 PACKAGES_DIR = ".python_packages"

@@ -31,7 +31,8 @@ from elftools.elf.dynamic import DynamicSection
 from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 
-from azpublish.errors import AuditError, UsageError
+from azpublish.errors import AuditError
+from azpublish.runtime import Target
 
 FIX = ("rebuild the dependencies for the target with --build local or let the server build "
        "them with --build remote")
@@ -53,7 +54,6 @@ _ELF_MACHINES = {
     "riscv64": "EM_RISCV",
 }
 _ELF_MACHINE_NAMES = {em: name for name, em in _ELF_MACHINES.items()}
-_TARGET_MACHINES = ("x86_64", "aarch64")
 
 _MACHO_CPU_TYPES = {
     7: "i386", 0x01000007: "x86_64", 12: "arm", 0x0100000C: "arm64", 18: "ppc",
@@ -96,37 +96,6 @@ _SHT_DYNAMIC = 6
 _SHT_GNU_VERNEED = 0x6FFFFFFE
 
 _FLAG_MEANINGS = {"t": "free-threaded ", "d": "debug "}
-
-
-@dataclass(frozen=True)
-class Target:
-    """The runtime the files must load on."""
-
-    python_version: str  # "3.11"
-    machine: str = "x86_64"
-    glibc: tuple[int, int] = (2, 36)
-
-    def __post_init__(self) -> None:
-        if not re.fullmatch(r"3\.\d+", self.python_version):
-            raise UsageError(f"target Python {self.python_version!r} is not a CPython 3.X version",
-                             fix="give the version as MAJOR.MINOR, e.g. 3.11")
-        if self.machine not in _TARGET_MACHINES:
-            raise UsageError(f"target machine {self.machine!r} is not supported",
-                             fix=f"use one of {', '.join(_TARGET_MACHINES)}")
-
-    @property
-    def python(self) -> tuple[int, int]:
-        major, minor = self.python_version.split(".")
-        return int(major), int(minor)
-
-    @property
-    def multiarch(self) -> str:
-        """The platform part CPython puts in extension suffixes: ``x86_64-linux-gnu``."""
-        return f"{self.machine}-linux-gnu"
-
-    def describe(self) -> str:
-        return (f"Linux {self.machine}, CPython {self.python_version}, "
-                f"glibc {self.glibc[0]}.{self.glibc[1]}")
 
 
 @dataclass(frozen=True)

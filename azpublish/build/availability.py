@@ -28,10 +28,10 @@ from packaging.utils import (
 from packaging.version import Version
 
 from azpublish.build import module_hints
-from azpublish.build.audit import Target
 from azpublish.errors import AzPublishError, BuildError
 from azpublish.redact import redact
 from azpublish.requirements import RequirementLine, read_requirements
+from azpublish.runtime import Target
 
 INDEX_SETTINGS = "PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS"
 _SHOWN_VERSIONS = 8

@@ -29,7 +29,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from azpublish.build.audit import Target
 from azpublish.build.availability import (
     build_failed,
     find_build_failure,
@@ -40,6 +39,7 @@ from azpublish.build.engine import InstallRequest
 from azpublish.build.wheels import WheelsEngine
 from azpublish.errors import BuildError
 from azpublish.redact import redact, register_secret, register_url_credentials
+from azpublish.runtime import Target
 
 # Shipped inside the package (a link to the top-level Dockerfile.build in the repository), so a
 # non-editable install, such as the GitHub Action's, finds it too.

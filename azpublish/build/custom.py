@@ -6,10 +6,10 @@ from pathlib import Path
 from typing import Literal
 
 from azpublish.build import PACKAGES_DIR, SITE_PACKAGES, BuildResult, audit_folder
-from azpublish.build.audit import Target
 from azpublish.build.local import LocalOptions, check_imports
 from azpublish.project import Project
 from azpublish.report import Reporter
+from azpublish.runtime import Target
 
 
 class CustomBuilder:

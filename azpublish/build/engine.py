@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from azpublish.build.audit import Target
+from azpublish.runtime import Target
 
 Installer = Literal["pip", "uv"]
 

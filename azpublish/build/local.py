@@ -22,7 +22,6 @@ from azpublish.build import (
     audit_folder,
     exclude_packages,
 )
-from azpublish.build.audit import Target
 from azpublish.build.cache import BuildCache, cache_key, materialize
 from azpublish.build.engine import Engine, Installer, InstallRequest
 from azpublish.errors import BuildError
@@ -32,6 +31,7 @@ from azpublish.project import Project
 from azpublish.redact import register_url_credentials
 from azpublish.report import Reporter
 from azpublish.requirements import mirror_without_left_out
+from azpublish.runtime import Target
 
 EngineChoice = Literal["auto", "container", "wheels"]
 

@@ -21,10 +21,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from azpublish.build import module_hints
-from azpublish.build.audit import Target
 from azpublish.errors import BuildError
 from azpublish.local_settings import masked
 from azpublish.redact import redact
+from azpublish.runtime import Target, find_python, functions_library
 
 PROBE = Path(__file__).with_name("preflight_probe.py")
 WWWROOT = PurePosixPath("/home/site/wwwroot")
@@ -97,8 +97,6 @@ def run_preflight(root: Path, model: Literal["v1", "v2"], scripts: Sequence[str]
         run = _run_in_container(root, image, config, environment, docker_client_factory,
                                 timeout)
     else:
-        from azpublish.emulator.oryx import find_python
-
         python = find_python(target.python_version)
         if python is None:
             return PreflightResult(
@@ -151,9 +149,7 @@ def _config(wwwroot: PurePosixPath | Path, fallback: PurePosixPath | Path, model
 def _platform_library(python: Path) -> Path:
     """azure-functions and its dependencies, as the platform provides them to apps that do not
     install it (the emulator's private copy; never the host's whole site-packages)."""
-    from azpublish.emulator.funchost import library_fallback
-
-    return library_fallback(python)
+    return functions_library(python)
 
 
 def _probe_command(python: str, probe: str, config: str) -> list[str]:

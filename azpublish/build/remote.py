@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Literal
 
 from azpublish.build import PACKAGES_DIR, BuildResult, exclude_packages
-from azpublish.build.audit import Target
 from azpublish.project import Project
 from azpublish.report import Reporter
+from azpublish.runtime import Target
 
 
 class RemoteBuilder:

@@ -36,7 +36,6 @@ from packaging import tags
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from azpublish.build import module_hints
-from azpublish.build.audit import Target
 from azpublish.build.availability import (
     Inventory,
     Missing,
@@ -47,6 +46,7 @@ from azpublish.build.availability import (
 from azpublish.build.engine import Installer, InstallRequest
 from azpublish.errors import BuildError
 from azpublish.redact import redact, register_secret, register_url_credentials
+from azpublish.runtime import Target
 
 FIX_NATIVE = ("build with the container engine (--engine container), which compiles it for the "
               "target, or let the server build (--build remote)")

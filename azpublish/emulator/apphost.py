@@ -10,11 +10,13 @@ import os
 import sys
 from pathlib import Path
 
+from azpublish import runtime
 from azpublish.emulator import oryx
 from azpublish.emulator.model import App, Site
 from azpublish.emulator.urls import EmulatorUrls
 
 DEFAULT_ROUTE_PREFIX = "api"
+EMULATOR_PYTHON_OVERRIDE = "AZPUBLISH_EMULATOR_PYTHON"
 
 
 def python_version(app: App, site: Site) -> str:
@@ -25,7 +27,9 @@ def python_version(app: App, site: Site) -> str:
 
 
 def find_python(version: str) -> Path | None:
-    return oryx.find_python(version, os.environ)
+    """The interpreter the emulated platform runs ``version`` with: the machine's, as the
+    client finds it, unless ``AZPUBLISH_EMULATOR_PYTHON_X_Y`` names another."""
+    return runtime.find_python(version, os.environ, override_prefix=EMULATOR_PYTHON_OVERRIDE)
 
 
 def host_python(version: str) -> tuple[Path, str | None]:
@@ -40,7 +44,8 @@ def host_python(version: str) -> tuple[Path, str | None]:
     running = f"{sys.version_info[0]}.{sys.version_info[1]}"
     return Path(sys.executable), (
         f"No Python {version} interpreter on this machine; the function host runs the app with "
-        f"Python {running} instead (set AZPUBLISH_EMULATOR_PYTHON_{version.replace('.', '_')} "
+        f"Python {running} instead (set "
+        f"{runtime.override_variable(version, EMULATOR_PYTHON_OVERRIDE)} "
         "to an interpreter to use)."
     )
 

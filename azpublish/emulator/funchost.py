@@ -15,31 +15,23 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import hashlib
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
-from importlib import metadata
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from azpublish.distributions import dependency_closure
 from azpublish.emulator import hostmeta
 from azpublish.emulator.routes import HTTP_TRIGGER, parse_template
+from azpublish.runtime import functions_library
 
 WORKER = Path(__file__).with_name("worker.py")
-FUNCTIONS_LIBRARY = "azure-functions"
-# Per user: code in here runs inside every app, so nobody else may have written it.
-_CACHE_ROOT = Path(tempfile.gettempdir()) / f"azpublish-emulator-{os.getuid()}"
 _ERROR_TAIL = 4000  # characters of worker stderr kept when the worker itself fails
 
 
@@ -96,88 +88,6 @@ class HttpResult:
 # -- the azure-functions fallback ---------------------------------------------------------------
 
 
-def _import_roots(dist: metadata.Distribution) -> set[PurePosixPath]:
-    """Top-level packages, modules and metadata of a distribution; namespaces one level down."""
-    files = [PurePosixPath(str(f)) for f in dist.files or []]
-    names = {str(f) for f in files}
-    roots: set[PurePosixPath] = set()
-    for file in files:
-        top = file.parts[0] if file.parts else ".."
-        if top in ("..", "__pycache__") or top.endswith(".egg-info"):
-            continue
-        if len(file.parts) == 1:
-            if file.suffix in (".py", ".so"):
-                roots.add(file)
-        elif top.endswith(".dist-info") or f"{top}/__init__.py" in names:
-            roots.add(PurePosixPath(top))
-        else:  # a namespace package such as azure/: share only our part of it
-            roots.add(PurePosixPath(top, file.parts[1]))
-    return roots
-
-
-def _sources() -> list[tuple[PurePosixPath, Path]]:
-    pairs = []
-    for dist in dependency_closure(FUNCTIONS_LIBRARY)[0]:
-        for root in _import_roots(dist):
-            pairs.append((root, Path(str(dist.locate_file(str(root))))))
-    return sorted(pairs)
-
-
-@lru_cache(maxsize=1)
-def _library_copy() -> Path:
-    """A private copy of azure-functions and its dependencies, made once per installation.
-
-    A copy, not the venv's folder: the worker must not see the emulator's other packages, and
-    compiling for another Python must not write into the venv.
-    """
-    sources = _sources()
-    digest = hashlib.sha256()
-    for root, source in sources:
-        digest.update(f"{root}={source}@{source.stat().st_mtime_ns}\n".encode())
-    target = _CACHE_ROOT / f"funclib-{digest.hexdigest()[:16]}"
-    _CACHE_ROOT.mkdir(mode=0o700, parents=True, exist_ok=True)
-    if _CACHE_ROOT.is_symlink() or _CACHE_ROOT.stat().st_uid != os.getuid():
-        raise PermissionError(f"{_CACHE_ROOT} belongs to another user; remove it")
-    if target.is_dir():
-        return target
-    staging = Path(tempfile.mkdtemp(prefix="funclib-", dir=_CACHE_ROOT))
-    for root, source in sources:
-        destination = staging / root
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, destination)
-        else:
-            shutil.copy2(source, destination)
-    try:
-        staging.rename(target)
-    except OSError:  # another process finished first; its copy is identical
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-def library_fallback(python: Path) -> Path:
-    """The fallback folder for ``sys.path``, byte-compiled once for ``python``'s version."""
-    library = _library_copy()
-    _compile_for(library, str(python))
-    return library
-
-
-@lru_cache(maxsize=32)
-def _compile_for(library: Path, python: str) -> None:
-    # Workers run with -B (app code must never meet stale bytecode), so the library's own
-    # bytecode is written here once: without it every call would recompile ~1 MB of source.
-    marker = library / f".compiled-{hashlib.sha256(python.encode()).hexdigest()[:16]}"
-    if marker.exists():
-        return
-    try:
-        done = subprocess.run([python, "-I", "-S", "-m", "compileall", "-q", str(library)],
-                              capture_output=True, timeout=300, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return  # no bytecode only costs time; a missing interpreter is reported by the caller
-    if done.returncode == 0:
-        marker.touch()
-
-
 # -- running the worker -------------------------------------------------------------------------
 
 
@@ -197,7 +107,7 @@ def _worker_env(env: Mapping[str, str]) -> dict[str, str]:
 def _run_worker(python: Path, command: str, wwwroot: Path, env: Mapping[str, str],
                 stdin: bytes, timeout: float) -> _WorkerRun:
     args = [str(python), "-I", "-S", "-B", str(WORKER), command, str(wwwroot.resolve()),
-            str(library_fallback(python))]
+            str(functions_library(python))]
     try:
         process = subprocess.Popen(args, cwd=wwwroot, env=_worker_env(env), stdin=subprocess.PIPE,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,

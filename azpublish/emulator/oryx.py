@@ -13,15 +13,14 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from azpublish.redact import redact, register_secret, register_url_credentials
+from azpublish.runtime import interpreter_version
 
 PACKAGES_DIR = ".python_packages"
 TARGET = ".python_packages/lib/site-packages"
@@ -56,59 +55,6 @@ def python_version_of(linux_fx_version: str) -> str | None:
     stack, _, version = linux_fx_version.strip().partition("|")
     version = version.strip()
     return version if stack.strip().lower() == "python" and _VERSION.match(version) else None
-
-
-@lru_cache(maxsize=64)
-def _probe(candidate: str) -> tuple[str, Path] | None:
-    """(``X.Y``, the real executable) of an interpreter, or None when it does not run."""
-    try:
-        done = subprocess.run([candidate, "-E", "-c", _PROBE], capture_output=True, text=True,
-                              timeout=30, check=False)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    version, _, executable = done.stdout.partition(" ")
-    if done.returncode != 0 or not _VERSION.match(version) or not executable:
-        return None
-    return version, Path(executable)  # a pyenv shim resolves to the interpreter it runs
-
-
-def _version_key(folder: Path) -> tuple[int, ...]:
-    return tuple(int(p) if p.isdigit() else -1 for p in folder.name.split("."))
-
-
-def _candidates(version: str, environ: Mapping[str, str]) -> list[str]:
-    found: list[str] = []
-    override = environ.get(f"AZPUBLISH_EMULATOR_PYTHON_{version.replace('.', '_')}")
-    if override:
-        found.append(override)
-    on_path = shutil.which(f"python{version}", path=environ.get("PATH", os.defpath))
-    if on_path:
-        found.append(on_path)
-    home = environ.get("HOME") or str(Path.home())
-    for root in (environ.get("PYENV_ROOT"), str(Path(home, ".pyenv"))):
-        if root:
-            installs = sorted(Path(root, "versions").glob(f"{version}.*"), key=_version_key,
-                              reverse=True)
-            found.extend(str(i / "bin" / f"python{version}") for i in installs)
-    if f"{sys.version_info[0]}.{sys.version_info[1]}" == version:
-        found.append(sys.executable)
-    return found
-
-
-def find_python(version: str, environ: Mapping[str, str] | None = None) -> Path | None:
-    """An interpreter of exactly ``version`` ("3.11") on this machine, or None.
-
-    Order: ``AZPUBLISH_EMULATOR_PYTHON_3_11``, ``python3.11`` on PATH, pyenv installs (newest
-    patch first), the running interpreter. Each candidate is run once to check what it is; one
-    that is not ``version`` (a wrong override, a pyenv shim for an inactive version) is skipped.
-    """
-    if not _VERSION.match(version):
-        return None
-    for candidate in _candidates(version, os.environ if environ is None else environ):
-        probed = _probe(candidate)
-        if probed is not None and probed[0] == version:
-            return probed[1]
-    return None
 
 
 @dataclass(frozen=True)
@@ -195,8 +141,7 @@ def run_build(wwwroot: Path, python: Path, app_settings: Mapping[str, str],
         log(redact(line))
 
     started = time.monotonic()
-    probed = _probe(str(python))
-    version = probed[0] if probed else "unknown"
+    version = interpreter_version(str(python)) or "unknown"
     emit("Running oryx build...")
     emit(f"Command: oryx build {wwwroot} -o {wwwroot} --platform python "
          f"--platform-version {version} -p packagedir={TARGET}")

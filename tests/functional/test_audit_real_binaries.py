@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.build.audit import Target, audit_tree, raise_for_findings, warning_summary
+from azpublish.build.audit import audit_tree, raise_for_findings, warning_summary
 from azpublish.errors import AuditError, ExitCode
+from azpublish.runtime import Target
 from tests import binaries
 
 RUNNING = f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.build.audit import Target
 from azpublish.build.cache import (
     CACHE_DIR_VARIABLE,
     BuildCache,
@@ -21,6 +20,7 @@ from azpublish.build.cache import (
     materialize,
 )
 from azpublish.build.engine import InstallRequest
+from azpublish.runtime import Target
 
 PASSWORD = "Very-Secret-Pw-4821"
 

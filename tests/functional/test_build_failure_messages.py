@@ -24,13 +24,12 @@ from typing import Any
 
 import pytest
 
-from azpublish.build.audit import Target
 from azpublish.build.container import ContainerEngine
 from azpublish.build.engine import Installer, InstallRequest
 from azpublish.build.preflight import PreflightResult, run_preflight
 from azpublish.build.wheels import WheelsEngine
-from azpublish.emulator.oryx import find_python
 from azpublish.errors import BuildError, ExitCode
+from azpublish.runtime import Target, find_python
 from tests.integration.docker_support import container_engines, docker_client  # noqa: F401
 from tests.integration.pypi_index import launch_pypiserver, stop_server
 

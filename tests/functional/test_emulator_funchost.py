@@ -18,8 +18,8 @@ from azpublish.emulator.funchost import (
     index_app,
     invoke_http,
 )
-from azpublish.emulator.oryx import find_python
 from azpublish.emulator.routes import match_route
+from azpublish.runtime import find_python
 
 RUNNING = f"{sys.version_info[0]}.{sys.version_info[1]}"
 HOST_JSON = '{"version": "2.0"}'

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from azpublish.emulator.funchost import HttpInvocation, index_app, invoke_http, last_index
-from azpublish.emulator.oryx import find_python
 from azpublish.emulator.routes import match_route
+from azpublish.runtime import find_python
 
 HOST_JSON = '{"version": "2.0"}'
 BUNDLE_HOST_JSON = json.dumps({"version": "2.0", "extensionBundle": {

@@ -11,17 +11,18 @@ from pathlib import Path
 
 import pytest
 
+from azpublish.emulator.apphost import EMULATOR_PYTHON_OVERRIDE
 from azpublish.emulator.oryx import (
     NO_REQUIREMENTS,
     BuildOutcome,
     build_env,
     build_requested,
-    find_python,
     python_version_of,
     register_app_secrets,
     run_build,
 )
 from azpublish.redact import redact
+from azpublish.runtime import PYTHON_OVERRIDE, find_python, override_variable
 
 # Real pip and uv runs against the package mirror: outside make test-quick.
 pytestmark = pytest.mark.installs
@@ -124,15 +125,20 @@ def test_find_python_override_first_and_verified(python: Path, tmp_path: Path) -
     found = find_python(RUNNING, empty)
     assert found is not None and reported_version(found) == RUNNING
     # A wrong override is skipped, not trusted.
-    wrong = {**empty, "AZPUBLISH_EMULATOR_PYTHON_3_99": str(python)}
+    wrong = {**empty, "AZPUBLISH_PYTHON_3_99": str(python)}
     assert find_python("3.99", wrong) is None
     # A right override wins over PATH (a link with a name nothing else would find).
     link = tmp_path / "my-interpreter"
     link.symlink_to(python)
-    override = f"AZPUBLISH_EMULATOR_PYTHON_{RUNNING.replace('.', '_')}"
-    chosen = find_python(RUNNING, {**os.environ, override: str(link)})
-    assert chosen == link
-    assert find_python(RUNNING, {**os.environ, override: ""}) != link
+    client, emulator = (override_variable(RUNNING, prefix)
+                        for prefix in (PYTHON_OVERRIDE, EMULATOR_PYTHON_OVERRIDE))
+    assert client == f"AZPUBLISH_PYTHON_{RUNNING.replace('.', '_')}"
+    assert find_python(RUNNING, {**os.environ, client: str(link)}) == link
+    assert find_python(RUNNING, {**os.environ, client: ""}) != link
+    # The emulator's variable steers the emulated platform only, never the client's checks.
+    assert find_python(RUNNING, {**os.environ, emulator: str(link)}) != link
+    assert find_python(RUNNING, {**os.environ, emulator: str(link)},
+                       override_prefix=EMULATOR_PYTHON_OVERRIDE) == link
 
 
 def test_build_env_layers() -> None:

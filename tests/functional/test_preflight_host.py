@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.build.audit import Target
 from azpublish.build.preflight import (
     NATIVE_FIX,
     NO_FUNCTIONS_FIX,
@@ -18,8 +17,8 @@ from azpublish.build.preflight import (
     raise_for_preflight,
     run_preflight,
 )
-from azpublish.emulator.oryx import find_python
 from azpublish.errors import BuildError, ExitCode
+from azpublish.runtime import Target, find_python
 from tests.binaries import compile_shared_library
 
 PROJECTS = Path(__file__).parents[1] / "projects"

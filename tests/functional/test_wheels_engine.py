@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.build.audit import Target, audit_tree
+from azpublish.build.audit import audit_tree
 from azpublish.build.engine import Installer, InstallRequest
 from azpublish.build.wheels import (
     WheelsEngine,
@@ -26,6 +26,7 @@ from azpublish.build.wheels import (
     uv_platform,
 )
 from azpublish.errors import BuildError
+from azpublish.runtime import Target
 from tests.integration.pypi_index import PrivateIndex, private_index  # noqa: F401
 
 # Real pip and uv runs against the package mirror: outside make test-quick.

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from azpublish.build.audit import Target
 from azpublish.build.container import ContainerEngine
+from azpublish.runtime import Target
 
 # Target Python -> the base image provision-docker.sh debootstraps for it.
 BASE_IMAGES = {"3.11": "azpublish/base:bookworm", "3.13": "azpublish/base:trixie"}

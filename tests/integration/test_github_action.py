@@ -221,6 +221,14 @@ def test_action_publishes_and_sets_outputs(installed: Installed, workspace: Path
                                            emulator_env: RunningEmulator) -> None:
     assert installed.skipped == ["setup-python"]  # this runner's python3 is suitable
     assert Path(installed.outputs["install"]["bin"], "azpublish").is_file()
+    # What the action installs is azpublish without extras: the emulator's libraries are not
+    # there, and the publish below needs none of them.
+    absent = subprocess.run(
+        [str(Path(installed.outputs["install"]["bin"], "python")), "-c",
+         "import importlib.util as u\n"
+         "print([m for m in ('starlette', 'uvicorn') if u.find_spec(m)])"],
+        capture_output=True, text=True, check=True)
+    assert absent.stdout.strip() == "[]"
     app = emulator_env.create_app(plan="premium")
     runner = publish(installed, workspace, {"app-name": app, "project-dir": "apps/hello",
                                             "build": "custom"}, emulator_env)

@@ -11,7 +11,6 @@ from typing import Any, Literal
 
 import pytest
 
-from azpublish.build.audit import Target
 from azpublish.build.container import ContainerEngine
 from azpublish.build.preflight import (
     NATIVE_FIX,
@@ -20,6 +19,7 @@ from azpublish.build.preflight import (
     run_preflight,
 )
 from azpublish.errors import BuildError, ExitCode
+from azpublish.runtime import Target
 from tests.binaries import compile_shared_library
 from tests.integration.docker_support import container_engines, docker_client  # noqa: F401
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.build.audit import Target
 from azpublish.build.cache import cache_key
 from azpublish.build.engine import InstallRequest
+from azpublish.runtime import Target
 
 SECRET_URL = "https://reader:s3cret-pass-word@127.0.0.1:9/simple/"
 IDENTITY = {"installer": "uv", "installer_version": "0.13.8", "platform": "x86_64-manylinux_2_36"}

@@ -14,7 +14,6 @@ import pytest
 from packaging.version import Version
 
 from azpublish.build import module_hints
-from azpublish.build.audit import Target
 from azpublish.build.availability import (
     Inventory,
     Missing,
@@ -25,6 +24,7 @@ from azpublish.build.availability import (
 )
 from azpublish.build.preflight import _missing_module_fix
 from azpublish.build.wheels import FIX_NATIVE, target_tags
+from azpublish.runtime import Target
 
 T312 = Target("3.12")
 INDEX = "http://127.0.0.1:45457"

@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from azpublish.command_line import COMMANDS
 from azpublish.errors import AzPublishError, ExitCode
 from azpublish.redact import redact
 
@@ -14,8 +15,13 @@ EMULATOR_LIBRARIES = ("starlette", "uvicorn")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``azpublish [COMMAND] ARGS``: the command is publish unless the first word names
+    another (``command_line.COMMANDS``)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["emulator"]:
+    command = args[0] if args and args[0] in COMMANDS else "publish"
+    if args[:1] == [command]:
+        args = args[1:]
+    if command == "emulator":
         try:
             from azpublish.emulator.cli import main as emulator_main
         except ModuleNotFoundError as exc:
@@ -25,11 +31,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{exc.name})\n  hint: pip install 'azpublish[emulator]'", file=sys.stderr)
             return ExitCode.USAGE
 
-        return emulator_main(args[1:])
-    if args[:1] == ["lock"]:
+        return emulator_main(args)
+    if command == "lock":
         from azpublish.lock_cli import main as lock_main
 
-        return lock_main(args[1:])
+        return lock_main(args)
 
     from azpublish.cli import run_publish
 

@@ -12,8 +12,9 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn, cast
+from typing import cast
 
+from azpublish.command_line import Parser, version_text
 from azpublish.errors import AzPublishError, UsageError
 from azpublish.lock import (
     STALE_EXIT_CODE,
@@ -39,17 +40,13 @@ ENVIRONMENT = {"python_version": "AZPUBLISH_PYTHON_VERSION",
                "engine": "AZPUBLISH_ENGINE", "base_image": "AZPUBLISH_BASE_IMAGE"}
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(message, where="azpublish lock", fix="see azpublish lock --help")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = Parser(
         prog="azpublish lock",
         description="Compile requirements.in (or [project] dependencies of pyproject.toml) "
                     "into a pinned, hashed requirements.txt resolved for the app's Linux "
                     "Python. Exit 6 with --check when the lock is stale.")
+    parser.add_argument("-V", "--version", action="version", version=version_text())
     parser.add_argument("--project-dir", type=Path, help="the function app (holds host.json)")
     parser.add_argument("--python-version",
                         help=f"target Python (env AZPUBLISH_PYTHON_VERSION; default "

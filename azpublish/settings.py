@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
+from azpublish.command_line import Parser, choices_text, commands_epilog, version_text
 from azpublish.errors import UsageError
 from azpublish.redact import register_url_credentials
 from azpublish.runtime import DEFAULT_PYTHON, SUPPORTED_PYTHONS
@@ -166,14 +167,17 @@ class Settings:
 
 
 def build_parser(prog: str = "azpublish") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=prog,
         description="Build and publish a Python Azure Functions app. Every option can also be "
         f"set as {ENV_PREFIX}<OPTION> or as a key of [tool.azpublish] in pyproject.toml.",
-        argument_default=argparse.SUPPRESS,
+        argument_default=argparse.SUPPRESS, epilog=commands_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("-V", "--version", action="version", version=version_text())
     for opt in OPTIONS:
-        help_text = f"{opt.help} (env {opt.env})"
+        shown = f"{opt.help}; {choices_text(opt.choices)}" if opt.choices else opt.help
+        help_text = f"{shown} (env {opt.env})"
         flags = (opt.short, opt.flag) if opt.short else (opt.flag,)
         if opt.kind == "bool":
             parser.add_argument(*flags, dest=opt.name, action="store_true", help=help_text)

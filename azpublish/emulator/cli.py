@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from azpublish.command_line import Parser, version_text
 from azpublish.emulator.control import open_control
 from azpublish.emulator.endpoint import process_alive, read_endpoint
 from azpublish.emulator.faults import FAULT_KINDS, STAGES
@@ -26,20 +27,16 @@ from azpublish.errors import AzPublishError, ExitCode, UsageError
 STATE_ENV = "AZPUBLISH_EMULATOR_STATE_DIR"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message, where=self.prog, fix=f"see {self.prog} --help")
-
-
 def _state_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path, default=os.environ.get(STATE_ENV) or None,
                         help=f"the emulator's state directory (env {STATE_ENV})")
 
 
 def build_parser(prog: str = "azpublish emulator") -> argparse.ArgumentParser:
-    parser = _Parser(prog=prog, description="A local HTTPS stand-in for Azure App Service: "
-                     "ARM, Kudu, remote build and a function host.")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser = Parser(prog=prog, description="A local HTTPS stand-in for Azure App Service: "
+                    "ARM, Kudu, remote build and a function host.")
+    parser.add_argument("-V", "--version", action="version", version=version_text())
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     start = commands.add_parser("start", help="run the emulator in the foreground")
     _state_dir(start)
@@ -86,7 +83,7 @@ def build_parser(prog: str = "azpublish emulator") -> argparse.ArgumentParser:
 
     fault = commands.add_parser("fault", help="inject faults into a running emulator")
     _state_dir(fault)
-    actions = fault.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    actions = fault.add_subparsers(dest="action", required=True, parser_class=Parser)
     add = actions.add_parser("add", help="add a fault")
     add.add_argument("kind", choices=FAULT_KINDS)
     add.add_argument("--app", help="only requests about this app")

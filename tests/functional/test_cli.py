@@ -195,10 +195,56 @@ def test_container_engine_without_a_daemon_exits_3(run: Run, tmp_path: Path,
     assert not (tmp_path / "a.zip").exists()
 
 
-def test_bad_flag_value_exits_2(run: Run) -> None:
-    with pytest.raises(SystemExit) as info:
-        run("--build", "cloud")
-    assert info.value.code == 2
+@pytest.mark.parametrize(("argv", "said"), [
+    (["--build", "cloud"], "azpublish: argument --build: invalid choice: 'cloud'"),
+    (["--ap", "x"], "azpublish: unrecognized arguments: --ap x"),  # no abbreviations
+    (["lock", "--upgrade-pack", "x"], "azpublish lock: unrecognized arguments"),
+    (["lock", "--engine", "cloud"], "azpublish lock: argument --engine: invalid choice"),
+    (["emulator", "start", "--prot", "1"], "azpublish emulator: unrecognized arguments: --prot"),
+    (["emulator", "fault", "add", "nope"], "azpublish emulator fault add: argument kind"),
+    (["emulator"], "azpublish emulator: the following arguments are required"),
+])
+def test_bad_usage_is_one_error_style_and_exit_2_in_every_command(
+        run: Run, argv: list[str], said: str) -> None:
+    code, out, err = run(*argv)
+    assert code == 2
+    assert out == ""
+    command = said.split(":")[0]
+    assert err.startswith("error: ") and said in err
+    assert err.rstrip().endswith(f"hint: see {command} --help")
+
+
+@pytest.mark.parametrize("command", [[], ["publish"], ["lock"], ["emulator"]])
+def test_every_command_tells_its_version(command: list[str],
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from azpublish import __version__
+    from azpublish.__main__ import main
+
+    with pytest.raises(SystemExit) as done:
+        main([*command, "--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out == f"azpublish {__version__}\n"
+
+
+def test_help_lists_the_commands_and_the_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    from azpublish.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    for command in ("publish", "lock", "emulator"):
+        assert f" {command} " in shown
+    assert "one of: remote, local, custom" in shown
+    assert "one of: auto, container, wheels" in shown
+
+
+def test_publish_is_the_default_command(run: Run, tmp_path: Path) -> None:
+    explicit, implicit = tmp_path / "explicit.zip", tmp_path / "implicit.zip"
+    for command, dest in ((["publish"], explicit), ([], implicit)):
+        code, _, err = run(*command, "--project-dir", PROJECTS / "v2-http", "--build", "custom",
+                           "--no-deploy", "--output-zip", dest)
+        assert code == 0, err
+    assert explicit.read_bytes() == implicit.read_bytes()
 
 
 def test_env_var_sets_options(run: Run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

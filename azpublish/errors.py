@@ -4,8 +4,9 @@ Every failure a user can cause or meet is an ``AzPublishError``. Each command's 
 (``__main__`` for publish, ``lock_cli.main``, ``emulator.cli.main``) turns it into its message
 and exit code; elsewhere one is caught only to add to it (the publish reports it before
 ``__main__`` returns), to fall back on purpose (a probe that may fail, a diagnosis that must
-never fail a publish) or to undo (the deploy plan's cleanup). Each leaf knows its exit code and says *where* (a file and line, an endpoint), *what* went
-wrong, and *what to do next*::
+never fail a publish) or to undo (the deploy plan's cleanup). Each leaf knows its exit
+code and says *where* (a file and line, an endpoint), *what* went wrong, and *what to do
+next*::
 
     AzPublishError                      exit 1 (never raised directly)
     ├── UsageError                      exit 2  bad flags, env vars or [tool.azpublish] values

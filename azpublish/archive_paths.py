@@ -4,8 +4,9 @@ listings and the dry run) and for the package writer, so they never disagree."""
 from __future__ import annotations
 
 import re
+import stat
 
-__all__ = ["MAX_NAME_BYTES", "archive_path_problem", "looks_safe"]
+__all__ = ["MAX_NAME_BYTES", "archive_path_problem", "file_kind", "looks_safe"]
 
 MAX_NAME_BYTES = 0xFFFF  # a zip entry name's length is a 16-bit field
 
@@ -13,6 +14,19 @@ MAX_NAME_BYTES = 0xFFFF  # a zip entry name's length is a 16-bit field
 # "." or "..", no backslash, no NUL, no Windows drive ("c:...").
 _NAME = r"[\x01-\x2e\x30-\x5b\x5d-\x7f]+"
 _PLAIN = re.compile(rf"(?![A-Za-z]:)(?:(?!\.\.?/){_NAME}/)*(?!\.\.?\Z){_NAME}")
+
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file or a folder is, in words."""
+    if stat.S_ISFIFO(mode):
+        return "named pipe (fifo)"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device file"
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    return "special file"
 
 
 def looks_safe(path: str) -> bool:

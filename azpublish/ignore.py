@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from azpublish.archive_paths import MAX_NAME_BYTES, archive_path_problem, looks_safe
+from azpublish.archive_paths import MAX_NAME_BYTES, archive_path_problem, file_kind, looks_safe
 from azpublish.errors import PackageError, ProjectError, UnsafePathError
 from azpublish.wildmatch import Literal, bytes_view, translate
 
@@ -630,7 +630,8 @@ class _Walker:
 
     def _add_file(self, archive_path: str, source: Path, info: os.stat_result) -> None:
         if not stat.S_ISREG(info.st_mode):
-            raise ProjectError(f"a {_kind(info.st_mode)} cannot be packaged", where=archive_path,
+            raise ProjectError(f"a {file_kind(info.st_mode)} cannot be packaged",
+                               where=archive_path,
                                fix=f"exclude it: add {archive_path!r} to .funcignore")
         if not looks_safe(archive_path):
             _check_archive_path(archive_path)
@@ -643,16 +644,6 @@ def _readlink(link: str) -> str:
         return str(Path(link).readlink())
     except OSError:
         return "?"
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "named pipe (fifo)"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device file"
-    return "special file"
 
 
 def _check_archive_path(path: str) -> None:

@@ -21,6 +21,7 @@ from azpublish.build import SITE_PACKAGES, IndexedFunction, make_builder
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 from azpublish.ignore import FileEntry, Selection, select_files
 from azpublish.listing import ignored_json, json_name, quote_path, rule_text
+from azpublish.output_path import check_output_zip, output_excludes
 from azpublish.package import PackageMemo, PackageReport, check_selection, write_package
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
@@ -52,11 +53,15 @@ def publish(settings: Settings, report: Reporter) -> int:
         project = discover(find_root(settings.project_dir))
         describe_project(project, report)
         check_lock(project.root, settings, report)
+        if settings.output_zip is not None:
+            check_output_zip(settings.output_zip)
     builder = make_builder(settings)
+    # The builder's rules, and the package itself when it is written inside the app.
+    excludes = (*builder.excludes, *output_excludes(settings.output_zip, project.root))
 
     if listing:
         with stage("filter", report):
-            selection = select_files(project.root, extra_excludes=builder.excludes,
+            selection = select_files(project.root, extra_excludes=excludes,
                                      extra_includes=builder.includes)
             check_selection(selection.included)
         print_listing(selection, settings, report)
@@ -86,7 +91,7 @@ def publish(settings: Settings, report: Reporter) -> int:
         with stage("build", report):
             result = builder.build(project, target, report, workspace / "build")
         with stage("filter", report):
-            selection = select_files(project.root, extra_excludes=builder.excludes,
+            selection = select_files(project.root, extra_excludes=excludes,
                                      extra_includes=builder.includes, overlays=result.overlays)
             # The server's build reads the packaged requirement files: they go without the
             # lines naming what the platform provides (a build here leaves them out too), and

@@ -1,10 +1,13 @@
-"""Entry point: ``main(argv) -> exit code``; the only place that catches ``AzPublishError``."""
+"""Entry point: ``main(argv) -> exit code``, whatever the command and however it ends."""
 
 from __future__ import annotations
 
 import os
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from azpublish.command_line import COMMANDS
 from azpublish.errors import AzPublishError, ExitCode
@@ -14,6 +17,35 @@ from azpublish.redact import redact
 EMULATOR_LIBRARIES = ("starlette", "uvicorn")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where the program is, like Ctrl-C: every cleanup a Ctrl-C runs
+    (temporary files, containers, the deploy plan's undo) runs for them too."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+@contextmanager
+def signals_as_interrupts() -> Iterator[None]:
+    """While the block runs, SIGTERM and SIGHUP raise ``Terminated``; the handlers are put back
+    after (``main`` may run inside another program, such as a test)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # only the main thread may set handlers
+        return
+
+    def interrupt(signum: int, _frame: object) -> None:
+        raise Terminated(signum)
+
+    previous = {number: signal.signal(number, interrupt)
+                for number in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``azpublish [COMMAND] ARGS``: the command is publish unless the first word names
     another (``command_line.COMMANDS``)."""
@@ -21,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args[0] if args and args[0] in COMMANDS else "publish"
     if args[:1] == [command]:
         args = args[1:]
-    if command == "emulator":
+    if command == "emulator":  # a server: it stops on SIGTERM itself
         try:
             from azpublish.emulator.cli import main as emulator_main
         except ModuleNotFoundError as exc:
@@ -30,13 +62,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: azpublish emulator needs its extra, which is not installed (no "
                   f"{exc.name})\n  hint: pip install 'azpublish[emulator]'", file=sys.stderr)
             return ExitCode.USAGE
-
         return emulator_main(args)
-    if command == "lock":
-        from azpublish.lock_cli import main as lock_main
+    try:
+        with signals_as_interrupts():
+            if command == "lock":
+                from azpublish.lock_cli import main as lock_main
 
-        return lock_main(args)
+                return lock_main(args)
+            return run(args)
+    except Terminated as stopped:
+        print(f"error: stopped by {stopped}; nothing further was uploaded, and what this run "
+              "had started was cleaned up", file=sys.stderr)
+        return 128 + stopped.signum
+    except KeyboardInterrupt:
+        print("error: interrupted; nothing further was uploaded", file=sys.stderr)
+        return 130
 
+
+def run(args: list[str]) -> int:
+    """The publish, with every way it can end turned into an exit code."""
     from azpublish.cli import run_publish
 
     try:
@@ -47,9 +91,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not exc.reported:
             print(f"error: {exc.render()}", file=sys.stderr)
         return int(exc.exit_code)
-    except KeyboardInterrupt:
-        print("error: interrupted; nothing further was uploaded", file=sys.stderr)
-        return 130
     except BrokenPipeError:
         return closed_pipe()
     except Exception as exc:  # a bug: say so, without leaking secrets through the traceback text

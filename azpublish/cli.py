@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from azpublish.errors import AzPublishError
+from azpublish.errors import AzPublishError, OutputError
 from azpublish.pipeline import publish
 from azpublish.report import Reporter
 from azpublish.settings import resolve
@@ -17,12 +17,18 @@ def run_publish(argv: Sequence[str]) -> int:
     report = Reporter(json_mode=settings.json, verbose=settings.verbose)
     try:
         code = publish(settings, report)
+    except OutputError:
+        raise  # stdout is gone: the outcome can only be said on stderr, by __main__
     except AzPublishError as exc:
         report.error(exc)
         report.finish(int(exc.exit_code))
         exc.reported = True
         raise
-    report.finish(code)
+    try:
+        report.finish(code)
+    except OutputError as exc:
+        exc.what += f" (the run itself ended with exit code {code})"
+        raise
     return code
 
 

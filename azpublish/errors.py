@@ -16,7 +16,8 @@ next*::
     ├── BuildError                      exit 3  the build failed
     │   └── AuditError                  exit 3  binaries that cannot run on the target
     ├── DeployError                     exit 4  upload, deployment or remote build failed
-    └── VerificationError               exit 5  deployed, but the app does not work
+    ├── VerificationError               exit 5  deployed, but the app does not work
+    └── OutputError                     exit 7  stdout could not take the output
 
 Messages pass through the redactor, so a secret handed to an error never reaches a terminal.
 """
@@ -36,6 +37,7 @@ class ExitCode(IntEnum):
     DEPLOY = 4
     VERIFY = 5
     STALE_LOCK = 6  # azpublish lock --check: requirements.txt is not what requirements.in gives
+    OUTPUT = 7  # stdout could not take the output (closed, full): the run's outcome is on stderr
 
 
 class AzPublishError(Exception):
@@ -87,3 +89,9 @@ class DeployError(AzPublishError):
 
 class VerificationError(AzPublishError):
     exit_code = ExitCode.VERIFY
+
+
+class OutputError(AzPublishError):
+    """What was asked for on stdout (a listing, the JSON report) could not be written."""
+
+    exit_code = ExitCode.OUTPUT

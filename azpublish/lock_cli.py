@@ -135,8 +135,7 @@ def main(argv: Sequence[str], report: Reporter | None = None) -> int:
                 report.info(f"{request.output} is up to date with its input for Python "
                             f"{request.python_version}")
                 return 0
-            report.stdout.write(redact(result.diff))
-            report.stdout.flush()
+            report.out(redact(result.diff), flush=True)
             report.info(f"{request.output} is stale: run `azpublish lock --python-version "
                         f"{request.python_version}` and commit the result")
             return STALE_EXIT_CODE

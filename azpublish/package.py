@@ -351,11 +351,18 @@ class _TempArchive:
         return self
 
     def __exit__(self, kind: object, error: object, trace: object) -> None:
-        if self._stream is not None:
-            self._stream.close()
-            self._stream = None
-        if kind is not None:
-            self.temp.unlink(missing_ok=True)
+        stream, self._stream = self._stream, None
+        failed = kind is not None
+        try:
+            if stream is not None:
+                stream.close()  # flushes: on a full disk this fails too
+        except OSError as exc:
+            if not failed:  # while already failing, the first error is the one to report
+                failed = True
+                raise self._write_error(exc) from exc
+        finally:
+            if failed:
+                self.temp.unlink(missing_ok=True)
 
     def write(self, data: bytes) -> None:
         self.position += len(data)
@@ -395,8 +402,8 @@ class _TempArchive:
     def commit(self) -> tuple[int, str]:
         """Close and rename onto ``dest``; returns the size and the sha256 of the archive."""
         try:
-            self._io.close()
-            self._stream = None
+            stream, self._stream = self._io, None
+            stream.close()
             # No fsync: the package is a rebuildable artefact, read back at once for the upload.
             self.temp.replace(self.dest)
         except OSError as exc:

@@ -6,6 +6,7 @@ so that a failure still produces a complete, parseable report.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -19,7 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, Trans
 from rich.table import Table
 
 from azpublish.ci import CiSystem, Level, detect, locate
-from azpublish.errors import AzPublishError
+from azpublish.errors import AzPublishError, OutputError
 from azpublish.redact import redact, secrets_snapshot
 
 # Stages whose output is long (pip's, the deployment log): folded into a group in CI logs.
@@ -113,21 +114,45 @@ class Reporter:
     def line(self, text: str) -> None:
         """Machine-readable output (listings) on stdout."""
         self._ci_prelude()
-        self.stdout.write(redact(text) + "\n")
+        self.out(redact(text) + "\n")
+
+    def out(self, text: str, *, flush: bool = False) -> None:
+        """Write to stdout (see ``_writing_stdout``)."""
+        with self._writing_stdout():
+            self.stdout.write(text)
+            if flush:
+                self.stdout.flush()
+
+    @contextmanager
+    def _writing_stdout(self) -> Iterator[None]:
+        """A closed or full stdout is an ``OutputError``; a broken pipe stays a
+        ``BrokenPipeError`` (the reader left on purpose, as with ``| head``)."""
+        try:
+            if self.stdout is None:  # Python starts so when file descriptor 1 is closed
+                raise OSError(errno.EBADF, "stdout is closed")
+            yield
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputError(f"could not write to stdout: {exc.strerror or exc}",
+                              where="stdout",
+                              fix="give the output somewhere to go (a file or a pipe with room), "
+                                  "or run without --json and the listings") from exc
 
     def null_records(self, records: Iterable[Sequence[str]]) -> None:
         """Machine-readable output byte for byte (``-z``): each field ends in a NUL, names go
         out as the bytes they are on disk (undecodable bytes arrive as surrogate escapes)."""
         self._ci_prelude()
-        self.stdout.flush()
-        buffer = getattr(self.stdout, "buffer", None)
-        for record in records:
-            data = b"".join(to_bytes(redact(field)) + b"\0" for field in record)
-            if buffer is None:  # a text-only stream: the same bytes, as text
-                self.stdout.write(data.decode("utf-8", "surrogateescape"))
-            else:
-                buffer.write(data)
-        (buffer or self.stdout).flush()
+        with self._writing_stdout():
+            self.stdout.flush()
+            buffer = getattr(self.stdout, "buffer", None)
+            for record in records:
+                data = b"".join(to_bytes(redact(field)) + b"\0" for field in record)
+                if buffer is None:  # a text-only stream: the same bytes, as text
+                    self.stdout.write(data.decode("utf-8", "surrogateescape"))
+                else:
+                    buffer.write(data)
+            (buffer or self.stdout).flush()
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         self._ci_prelude()
@@ -157,6 +182,5 @@ class Reporter:
             self._ci(self.ci.finish(json.loads(json.dumps(document, default=str)), exit_code))
         if not self.json_mode:
             return
-        self.stdout.write(redact(json.dumps(document, indent=2, sort_keys=True, default=str)))
-        self.stdout.write("\n")
-        self.stdout.flush()
+        self.out(redact(json.dumps(document, indent=2, sort_keys=True, default=str)) + "\n",
+                 flush=True)

@@ -381,3 +381,24 @@ def test_listing_dry_run_and_packaging_refuse_the_same_trees(
         assert out == "", flags  # not a partial listing
     assert outcomes == [(2, True)] * 4
     assert not dest.exists()
+
+
+@pytest.mark.parametrize("stdout", ["full", "closed"])
+def test_a_full_or_closed_stdout_is_exit_7_not_an_internal_error(tmp_path: Path,
+                                                                 stdout: str) -> None:
+    out = tmp_path / "app.zip"
+    command = [sys.executable, "-m", "azpublish", "--project-dir", str(PROJECTS / "v2-http"),
+               "--build", "custom", "--no-deploy", "--output-zip", str(out), "--json"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZPUBLISH_")}
+    if stdout == "full":
+        with Path("/dev/full").open("w") as full:
+            done = subprocess.run(command, stdout=full, stderr=subprocess.PIPE, text=True,
+                                  env=env, check=False)
+    else:
+        done = subprocess.run(["sh", "-c", 'exec 1>&-; exec "$@"', "sh", *command],
+                              stderr=subprocess.PIPE, text=True, env=env, check=False)
+    assert done.returncode == 7, done.stderr
+    assert "could not write to stdout" in done.stderr
+    assert "the run itself ended with exit code 0" in done.stderr
+    assert "internal error" not in done.stderr
+    assert out.is_file()  # the work was done; only its report could not be written

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
+import sys
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -102,3 +104,34 @@ def test_a_sibling_named_like_the_package_is_still_packaged(run: Run, app: Path)
     code, err = publish_to(run, app, out)
     assert code == 0, err
     assert "dist-app.zip.json" in zipfile.ZipFile(out).namelist()
+
+
+# The CLI in a child whose files may not grow past 1 MiB: writing the package fails as on a
+# full disk (EFBIG instead of ENOSPC, through the same write and flush calls).
+SMALL_DISK = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 20, 1 << 20))
+from azpublish.__main__ import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_full_disk_is_a_clear_error_and_leaves_no_partial_file(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "host.json").write_text('{"version": "2.0"}')
+    (app / "function_app.py").write_text("import azure.functions as func\n"
+                                         "app = func.FunctionApp()\n")
+    (app / "data.bin").write_bytes(os.urandom(3 << 20))
+    out = tmp_path / "out"
+    out.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", SMALL_DISK, "--project-dir", str(app), "--build", "custom",
+         "--no-preflight", "--no-deploy", "--output-zip", str(out / "app.zip")],
+        capture_output=True, text=True, check=False,
+        env={**os.environ, "AZPUBLISH_CACHE_DIR": str(tmp_path / "cache")})
+    assert done.returncode == 2, done.stderr
+    assert "cannot write the package: File too large" in done.stderr
+    assert "internal error" not in done.stderr
+    assert list(out.iterdir()) == []

@@ -114,10 +114,14 @@ class KuduError(DeployError):
     """Kudu answered something other than what the call expects (or could not be reached)."""
 
     def __init__(self, what: str, *, where: str | None = None, fix: str | None = None,
-                 status: int | None = None, request_id: str | None = None) -> None:
+                 status: int | None = None, request_id: str | None = None,
+                 transient: bool = False) -> None:
         super().__init__(what, where=where, fix=fix)
         self.status = status
         self.request_id = request_id
+        # The service or the network was in trouble (5xx, 429, no connection), not the request:
+        # asking again later may well work.
+        self.transient = transient
 
 
 class AuthRejected(KuduError):
@@ -454,7 +458,7 @@ class KuduClient:
             reason = _QUERY.sub("", f"{type(error).__name__}: {error}")
             return KuduError(f"could not reach Kudu{tried}: {reason}", where=where,
                              fix="check the network, the CA bundle and the app's SCM site; "
-                             "retry later")
+                             "retry later", transient=is_transient(None, error))
         status = response.status_code
         request_id = next((response.headers[h] for h in REQUEST_ID_HEADERS
                            if response.headers.get(h)), None)
@@ -474,4 +478,5 @@ class KuduClient:
                                         "for it to finish")
         fix = _STATUS_FIX.get(status) or (
             "the service failed; retry later" if status >= 500 else "read the server's answer")
-        return KuduError(what, where=where, fix=fix, status=status, request_id=request_id)
+        return KuduError(what, where=where, fix=fix, status=status, request_id=request_id,
+                         transient=status >= 500 or is_transient(response, None))

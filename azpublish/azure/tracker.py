@@ -59,13 +59,19 @@ def track_deployment(kudu: KuduClient, started: Started, *, message: str, timeou
     log = _LogFollower(kudu, on_line)
     record: dict[str, Any] | None = None
     missing = _NotFoundWindow(not_found_grace, on_line, clock)
+    trouble = _Trouble(on_line, clock)
     while True:
         try:
             current = _poll(kudu, started, message, log)
         except _RecordNotFound as absent:
             missing.note(absent.deployment_id, seen=record is not None, kudu=kudu)
+        except _PollFailed as failed:
+            # The deployment runs on whatever the status endpoint does: keep following it,
+            # within --timeout, and say so.
+            trouble.note(failed.error, begin, timeout)
         else:
             missing.reset()
+            trouble.reset()
             if current is not None:
                 record = current
                 deployment_id = str(record["id"])
@@ -76,8 +82,41 @@ def track_deployment(kudu: KuduClient, started: Started, *, message: str, timeou
                                              tuple(log.lines))
         elapsed = clock() - begin
         if elapsed >= timeout:
+            if trouble.last is not None:
+                raise _lost_track(kudu, started, message, trouble.last, timeout)
             raise _timed_out(kudu, record, message, timeout, started.deployment_id)
         sleep(min(poll_interval, timeout - elapsed))
+
+
+class _PollFailed(Exception):
+    def __init__(self, error: KuduError) -> None:
+        super().__init__(error.what)
+        self.error = error
+
+
+class _Trouble:
+    """Polls failing for the service's reasons: counted, and said now and then."""
+
+    def __init__(self, on_line: Callable[[str], None], clock: Callable[[], float]) -> None:
+        self._on_line = on_line
+        self._clock = clock
+        self._said: float | None = None
+        self.last: KuduError | None = None
+        self.failures = 0
+
+    def reset(self) -> None:
+        if self.last is not None:
+            self._on_line(f"{INDENT}Kudu answers again; following the deployment")
+        self.last, self.failures, self._said = None, 0, None
+
+    def note(self, error: KuduError, begin: float, timeout: float) -> None:
+        self.last = error
+        self.failures += 1
+        now = self._clock()
+        if self._said is None or now - self._said >= NOT_FOUND_NOTICE:
+            self._said = now
+            self._on_line(f"{INDENT}could not read the deployment's status ({error.what}); "
+                          f"still following it ({now - begin:.0f} s of at most {timeout:g} s)")
 
 
 class _RecordNotFound(Exception):
@@ -268,12 +307,19 @@ def _poll(kudu: KuduClient, started: Started, message: str,
                     raise
         return record
     except KuduError as error:
-        known = started.deployment_id
-        subject = f"deployment {known}" if known else f"the deployment {message!r}"
-        raise DeployError(f"lost track of {subject}: {error.what}", where=error.where,
-                          fix="the deployment may still be running: look at "
-                          f"{kudu.describe('api/deployments')}; {error.fix or ''}".rstrip("; ")
-                          ) from None
+        if error.transient:
+            raise _PollFailed(error) from None
+        raise _lost_track(kudu, started, message, error, None) from None
+
+
+def _lost_track(kudu: KuduClient, started: Started, message: str, error: KuduError,
+                timeout: float | None) -> DeployError:
+    known = started.deployment_id
+    subject = f"deployment {known}" if known else f"the deployment {message!r}"
+    during = f" (its status could not be read until --timeout {timeout:g} s)" if timeout else ""
+    return DeployError(f"lost track of {subject}{during}: {error.what}", where=error.where,
+                       fix="the deployment may still be running: look at "
+                       f"{kudu.describe('api/deployments')}; {error.fix or ''}".rstrip("; "))
 
 
 def _find_by_message(kudu: KuduClient, message: str) -> dict[str, Any] | None:

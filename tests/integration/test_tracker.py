@@ -215,8 +215,25 @@ def test_a_transient_poll_failure_is_retried(emulator: RunningEmulator, tmp_path
     assert len(sleeps.seconds) == 2
 
 
-def test_a_poll_that_keeps_failing_is_a_deploy_error(emulator: RunningEmulator,
-                                                     tmp_path: Path) -> None:
+def test_trouble_outlasting_the_retries_is_followed_through(emulator: RunningEmulator,
+                                                            tmp_path: Path) -> None:
+    app = emulator.create_app()
+    client = kudu_client(emulator, app, sleeps=Sleeps(), attempts=2)
+    message = unique_message()
+    started = client.zipdeploy(package_file(tmp_path), deployer="azpublish", message=message)
+    # 12 failing polls: six times what one call's retries absorb, then 404 once (Flex does).
+    emulator.add_fault(kind="fail", app=app, path="*/api/deployments/*", method="GET",
+                       status=503, count=12)
+    emulator.add_fault(kind="fail", app=app, path="*/api/deployments/*", method="GET",
+                       status=404, count=1)
+    lines: list[str] = []
+    assert track(client, started, message, lines).status == 4
+    assert any("could not read the deployment's status" in line and "503" in line
+               for line in lines)
+
+
+def test_a_poll_that_fails_until_the_timeout_is_a_deploy_error(emulator: RunningEmulator,
+                                                               tmp_path: Path) -> None:
     app = emulator.create_app()
     client = kudu_client(emulator, app, sleeps=Sleeps(), attempts=2)
     message = unique_message()
@@ -225,12 +242,13 @@ def test_a_poll_that_keeps_failing_is_a_deploy_error(emulator: RunningEmulator,
                                status=503, count=0)
     try:
         with pytest.raises(DeployError) as caught:
-            track(client, started, message, [])
+            track(client, started, message, [], timeout=2.0)
     finally:
         emulator.admin("DELETE", f"/faults/{fault}")
     error = caught.value
     assert error.exit_code == ExitCode.DEPLOY
     assert f"lost track of deployment {started.deployment_id}" in str(error)
+    assert "could not be read until --timeout 2 s" in str(error)
     assert "answered 503 (after 2 attempts)" in str(error)
     assert "may still be running" in (error.fix or "")
 

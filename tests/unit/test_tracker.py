@@ -127,7 +127,7 @@ class ScriptedKudu:
         if isinstance(answer, int):
             raise KuduError(f"answered {answer}: Deployment '{deployment_id}' not found.",
                             where=f"GET {self.describe('api/deployments/' + deployment_id)}",
-                            status=answer)
+                            status=answer, transient=answer >= 500 or answer == 429)
         return dict(answer)
 
     def log(self, deployment_id: str) -> list[dict[str, Any]]:
@@ -199,7 +199,27 @@ def test_a_log_that_answers_404_does_not_fail_a_successful_deployment() -> None:
     assert outcome.status == SUCCESS and lines == []
 
 
-@pytest.mark.parametrize("status", [400, 500])
-def test_other_errors_on_the_record_still_fail(status: int) -> None:
+@pytest.mark.parametrize("status", [400, 410])
+def test_errors_of_the_request_itself_fail_at_once(status: int) -> None:
+    kudu = ScriptedKudu([status, {"status": 4}])
     with pytest.raises(DeployError, match=f"lost track of deployment d1: answered {status}"):
-        follow(ScriptedKudu([status]))
+        follow(kudu)
+    assert kudu.polls == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 429])
+def test_the_service_in_trouble_for_minutes_does_not_end_the_tracking(status: int) -> None:
+    kudu = ScriptedKudu([{"status": 1}, *[status] * 90, {"status": 4}])  # 3 minutes of errors
+    outcome, lines = follow(kudu)
+    assert outcome.status == SUCCESS
+    said = [line for line in lines if "could not read the deployment's status" in line]
+    assert 3 <= len(said) <= 7  # now and then, not once per poll
+    assert f"answered {status}" in said[0] and "of at most 1800 s" in said[0]
+    assert "  Kudu answers again; following the deployment" in lines
+
+
+def test_the_service_in_trouble_until_the_timeout_fails_saying_so() -> None:
+    with pytest.raises(DeployError) as caught:
+        follow(ScriptedKudu([{"status": 1}, 503]), timeout=60.0)
+    assert ("lost track of deployment d1 (its status could not be read until --timeout 60 s): "
+            "answered 503") in caught.value.what

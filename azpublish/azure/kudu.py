@@ -27,7 +27,7 @@ import requests
 from requests.auth import AuthBase
 
 from azpublish.azure.error_body import error_text
-from azpublish.azure.retry import RetryPolicy, is_transient
+from azpublish.azure.retry import RetryPolicy, is_transient, retry_after_seconds
 from azpublish.errors import DeployError, PackageError
 from azpublish.redact import redact, register_secret, register_url_credentials
 
@@ -143,6 +143,11 @@ class ProgressReader:
 
     def __len__(self) -> int:
         return self._size
+
+    @property
+    def incomplete(self) -> bool:
+        """Whether the server stopped reading before the end of the package."""
+        return self._done < self._size
 
     def read(self, size: int = -1) -> bytes:
         chunk = self._handle.read(size)
@@ -423,9 +428,11 @@ class KuduClient:
               = is_transient) -> requests.Response:
         url = self.url(path)
         client_request_id = str(uuid.uuid4())  # the same for every attempt of one call
+        bodies: list[object] = []  # the last attempt's body: how much of it was sent
 
         def send(attempt: int) -> requests.Response:
             data = body() if body else None
+            bodies[:] = [data]
             try:
                 return self.session.request(
                     method, url, params=params, data=data, timeout=timeout or self.call_timeout,
@@ -442,13 +449,23 @@ class KuduClient:
         if outcome.response is not None and outcome.error is None \
                 and outcome.response.status_code in expected:
             return outcome.response
+        stalled = any(isinstance(b, ProgressReader) and b.incomplete for b in bodies)
         raise self._failure(method, path, outcome.response, outcome.error, outcome.attempts,
-                            client_request_id)
+                            client_request_id, stalled=stalled)
 
     def _failure(self, method: str, path: str, response: requests.Response | None,
-                 error: Exception | None, attempts: int, client_request_id: str) -> KuduError:
+                 error: Exception | None, attempts: int, client_request_id: str, *,
+                 stalled: bool = False) -> KuduError:
         where = f"{method} {self._describe(path)}"
         tried = f" (after {attempts} attempts)" if attempts > 1 else ""
+        if stalled and isinstance(error, requests.RequestException):
+            timed_out = isinstance(error, requests.Timeout) or "timed out" in str(error)
+            why = (f"nothing more was taken for {self.upload_timeout[1]:.0f} s" if timed_out
+                   else _QUERY.sub("", f"{type(error).__name__}: {error}"))
+            return KuduError(f"the upload stalled{tried}: Kudu stopped taking the package "
+                             f"before its end ({why}); a package that did not arrive whole is "
+                             "not deployed", where=where, transient=True,
+                             fix="check the network to the SCM site, then publish again")
         if isinstance(error, requests.ReadTimeout) and method == "POST":
             return KuduError("Kudu took the upload but did not answer in time; a deployment may "
                              "be running", where=where,
@@ -464,6 +481,10 @@ class KuduClient:
                            if response.headers.get(h)), None)
         detail = _server_says(response)
         what = f"answered {status}{tried}" + (f": {detail}" if detail else "")
+        asked = retry_after_seconds(response)
+        if asked is not None and asked > self.retry.max_retry_after:
+            what += (f"; it asked to be retried after {asked:.0f} s, longer than azpublish "
+                     f"waits ({self.retry.max_retry_after:.0f} s)")
         what += (f" (request id {request_id})" if request_id
                  else f" (client request id {client_request_id})")
         if status in (401, 403):

@@ -38,7 +38,8 @@ class RetryPolicy:
     Without ``Retry-After`` the wait is drawn from ``[ceiling / 2, ceiling]`` with
     ``ceiling = min(max_delay, base_delay * 2 ** (n - 1))``: half of it is guaranteed backoff,
     the other half spreads clients that failed together. A server's ``Retry-After`` is obeyed
-    as given (no jitter: it asked for that moment), up to ``max_retry_after``.
+    as given (no jitter: it asked for that moment); one longer than ``max_retry_after`` ends
+    the retries at once (waiting less than asked would only be refused again).
     """
 
     attempts: int = 5
@@ -83,6 +84,9 @@ class RetryPolicy:
             if response is not None and accept(response):
                 return Attempted(response, None, attempt)
             if attempt >= self.attempts or not transient(response, error):
+                return Attempted(response, error, attempt)
+            asked = retry_after_seconds(response, self.now)
+            if asked is not None and asked > self.max_retry_after:
                 return Attempted(response, error, attempt)
             wait = self.delay(attempt, response)
             if self.on_retry is not None:

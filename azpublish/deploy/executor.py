@@ -226,9 +226,10 @@ class Executor:
                 if step.endpoint == "onedeploy":
                     return self.kudu.onedeploy(self.package, remote_build=step.remote_build,
                                                deployer=DEPLOYER, message=self.message,
-                                               progress=advance)
+                                               progress=advance, wait_if_busy=step.busy_wait)
                 return self.kudu.zipdeploy(self.package, deployer=DEPLOYER,
-                                           message=self.message, progress=advance)
+                                           message=self.message, progress=advance,
+                                           wait_if_busy=step.busy_wait)
 
             self.started = self.with_auth_fallback(send)
         self.result.deployment_id = self.started.deployment_id

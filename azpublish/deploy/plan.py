@@ -24,6 +24,7 @@ REMOTE_BUILD_DEFAULTS = {"BUILD_FLAGS": "UseExpressBuild", "XDG_CACHE_HOME": "/t
 RUN_FROM_PACKAGE = "WEBSITE_RUN_FROM_PACKAGE"
 PIP_EXTRA_INDEX_URL = "PIP_EXTRA_INDEX_URL"
 PACKAGE_TAG = "azpublish-package"  # the ARM tag that remembers the deployed package
+BUSY_WAIT = 300.0  # seconds an upload may wait for another deployment (never beyond --timeout)
 
 
 @dataclass(frozen=True)
@@ -92,12 +93,14 @@ class WaitForKuduSettings:
 class Upload:
     endpoint: Literal["zipdeploy", "onedeploy"]
     remote_build: bool
+    busy_wait: float = BUSY_WAIT  # how long a deployment already running may hold us back
 
     def describe(self) -> str:
         call = ("POST /api/zipdeploy?isAsync=true" if self.endpoint == "zipdeploy"
                 else f"POST /api/publish?type=zip&RemoteBuild={str(self.remote_build).lower()}")
         build = "the server builds dependencies" if self.remote_build else "no server build"
-        return f"upload the package: {call} ({build})"
+        return (f"upload the package: {call} ({build}; waiting at most {self.busy_wait:.0f} s "
+                "for a deployment already running)")
 
 
 @dataclass(frozen=True)
@@ -190,22 +193,23 @@ def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptio
                 *, arm_access: bool = True) -> DeployPlan:
     wanted: dict[str, str] = {}
     remove: list[str] = []
+    busy = min(BUSY_WAIT, options.timeout)
     if options.pip_extra_index_url and current.get(PIP_EXTRA_INDEX_URL) != \
             options.pip_extra_index_url and options.mode == "remote":
         wanted[PIP_EXTRA_INDEX_URL] = options.pip_extra_index_url
 
     if plan == "flex":
-        upload = Upload("onedeploy", remote_build=options.mode == "remote")
+        upload = Upload("onedeploy", options.mode == "remote", busy)
     elif options.mode == "remote":
         wanted.update(remote_build_settings(current))
         if RUN_FROM_PACKAGE in current:
             remove.append(RUN_FROM_PACKAGE)
-        upload = Upload("zipdeploy", remote_build=True)
+        upload = Upload("zipdeploy", True, busy)
     else:
         check_supported(plan, options.mode)
         if current.get(RUN_FROM_PACKAGE) != "1":
             wanted[RUN_FROM_PACKAGE] = "1"
-        upload = Upload("zipdeploy", remote_build=False)
+        upload = Upload("zipdeploy", False, busy)
 
     if not arm_access:
         return kudu_only_plan(wanted, remove, upload, options, plan)

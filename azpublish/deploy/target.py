@@ -17,6 +17,7 @@ from azpublish.azure.auth import (
     token_provider,
 )
 from azpublish.azure.kudu import BasicAuth, BearerAuth, KuduAuth, KuduClient
+from azpublish.azure.retry import RetryPolicy
 from azpublish.errors import UsageError
 from azpublish.report import Reporter
 from azpublish.settings import Settings
@@ -69,10 +70,18 @@ def resolve_target(settings: Settings, report: Reporter,
         else:
             report.warn("the app's SCM basic-auth policy is off: using your Azure credential "
                         "instead of the publish profile")
-    kudu = KuduClient(scm_url, auth, verify=verify if verify else True)
+    kudu = KuduClient(scm_url, auth, verify=verify if verify else True,
+                      retry=retry_policy(settings, report))
     report.info(f"target: {site.ref} (resource group {group}, {site.plan} plan "
                 f"{site.plan_tier}, Python {python_version})")
     return DeployTarget(site, arm, kudu, bearer, python_version)
+
+
+def retry_policy(settings: Settings, report: Reporter) -> RetryPolicy:
+    """Kudu's retries, each said as it happens (a wait must never look like a hang), and no
+    single server-asked wait longer than the publish's own --timeout."""
+    return RetryPolicy(max_retry_after=min(RetryPolicy.max_retry_after, settings.timeout),
+                       on_retry=report.info)
 
 
 def check_site(site: Site) -> None:
@@ -122,7 +131,7 @@ def kudu_only_target(profile: PublishProfile, settings: Settings, report: Report
                 settings.python_version, "python", profile.scm_url.removeprefix("https://"),
                 host.rstrip("/"))
     kudu = KuduClient(profile.scm_url, BasicAuth(profile.user, profile.password),
-                      verify=verify if verify else True)
+                      verify=verify if verify else True, retry=retry_policy(settings, report))
     report.info(f"target: {profile.app} through Kudu only (publish profile, no subscription): "
                 "app settings, trigger sync and the function list need Resource Manager and "
                 "are skipped")

@@ -41,6 +41,9 @@ SETTINGS_POLL_INTERVAL = 5.0
 SETTINGS_WAIT = 300.0
 INDEX_POLL_INTERVAL = 3.0  # seconds between function lists while the host indexes
 INDEX_NOTICE = 15.0  # seconds between "waiting for the host" lines
+# The log entry Kudu (KuduLite) writes when it runs the remote build; a zip deploy asked to
+# build whose log lacks it was deployed without its dependencies.
+BUILD_STEP = "Running oryx build"
 _STAMP = re.compile(r"\b(sha256|build|python|plan)=(\S+)")
 _TAGGED_DEPLOYMENT = re.compile(r"\bdeployment=(\S+)")
 
@@ -99,6 +102,7 @@ class Executor:
         self.result = DeployResult()
         self.kudu: KuduClient = target.kudu
         self.started: Started | None = None
+        self.uploaded: Upload | None = None
 
     def run(self, plan: DeployPlan) -> DeployResult:
         """The steps, then the cleanup, which runs after a failure or Ctrl-C too."""
@@ -232,6 +236,7 @@ class Executor:
                                            wait_if_busy=step.busy_wait)
 
             self.started = self.with_auth_fallback(send)
+        self.uploaded = step
         self.result.deployment_id = self.started.deployment_id
         self.result.status = "uploaded"
         self.report.info(f"uploaded {self.package.name} ({size} bytes); deployment "
@@ -247,6 +252,18 @@ class Executor:
             self.result.status = "failed"
             raise
         self.result.deployment_id = outcome.deployment_id
+        upload = self.uploaded
+        if upload is not None and upload.remote_build and upload.endpoint == "zipdeploy" \
+                and not any(BUILD_STEP in line for line in outcome.log):
+            self.result.status = "not built"
+            raise DeployError(
+                f"deployment {outcome.deployment_id} finished without the remote build that was "
+                f"asked for: its log has no '{BUILD_STEP}...' step, so requirements.txt was not "
+                "installed and the app will not find its dependencies",
+                where=f"deployment {outcome.deployment_id}",
+                fix="Kudu read the app settings from before the build was switched on; publish "
+                    "again with --force (the same package would otherwise be skipped as "
+                    "unchanged), and check SCM_DO_BUILD_DURING_DEPLOYMENT and ENABLE_ORYX_BUILD")
         self.result.status = "success"
         self.report.info(f"deployment {outcome.deployment_id} succeeded")
 

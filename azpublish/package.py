@@ -23,11 +23,13 @@ given zlib, level and slice size, which the memo records.
 from __future__ import annotations
 
 import contextlib
+import errno
 import ctypes
 import functools
 import hashlib
 import os
 import secrets
+import shutil
 import struct
 import time
 import zlib
@@ -39,7 +41,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from azpublish.archive_paths import archive_path_problem, looks_safe
-from azpublish.errors import PackageError, UnsafePathError
+from azpublish.errors import BuildError, PackageError, UnsafePathError
 from azpublish.ignore import FileEntry
 from azpublish.package_memo import MemoMember, MemoReader, PackageMemo, StatKey, stat_key
 
@@ -57,6 +59,7 @@ _WRITER_FORMAT = 1  # bump when the bytes written for a given input change
 # clock (down to 2 s on FAT) could give a later edit of the same size the very same mtime.
 RACY_NS = 2_000_000_000
 
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})  # full disk, quota, file limit
 _STORED, _DEFLATED = 0, 8
 # Already compressed: deflating again costs time and gains nothing. Chosen by name, so the
 # method never depends on how well a given zlib happens to do.
@@ -415,7 +418,17 @@ class _TempArchive:
         assert self._stream is not None, "the archive is not open"
         return self._stream
 
-    def _write_error(self, exc: OSError) -> PackageError:
+    def _write_error(self, exc: OSError) -> PackageError | BuildError:
+        if exc.errno in _NO_ROOM:  # the machine's condition, not a bad input: a build failure
+            try:
+                free = f"{shutil.disk_usage(self.dest.parent).free / (1 << 20):.0f} MiB free"
+            except OSError:
+                free = "free space unknown"
+            return BuildError(f"cannot write the package: {exc.strerror or exc} after "
+                              f"{_size(self.position)} ({free} in {self.dest.parent})",
+                              where=str(self.dest),
+                              fix="free some space there, or write the package elsewhere "
+                                  "(--output-zip, or TMPDIR for the temporary one)")
         return PackageError(f"cannot write the package: {exc.strerror or exc}",
                             where=str(self.dest),
                             fix=f"check free space and permissions in {self.dest.parent}")

@@ -131,7 +131,8 @@ def test_a_full_disk_is_a_clear_error_and_leaves_no_partial_file(tmp_path: Path)
          "--no-preflight", "--no-deploy", "--output-zip", str(out / "app.zip")],
         capture_output=True, text=True, check=False,
         env={**os.environ, "AZPUBLISH_CACHE_DIR": str(tmp_path / "cache")})
-    assert done.returncode == 2, done.stderr
-    assert "cannot write the package: File too large" in done.stderr
+    assert done.returncode == 3, done.stderr
+    assert "cannot write the package: File too large after" in done.stderr
+    assert "MiB free in" in done.stderr and str(out) in done.stderr
     assert "internal error" not in done.stderr
     assert list(out.iterdir()) == []

@@ -25,7 +25,7 @@ from azpublish.output_path import check_output_zip, output_excludes
 from azpublish.package import PackageMemo, PackageReport, check_selection, write_package
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
-from azpublish.requirements import packaged_copies
+from azpublish.requirements import check_buildable, packaged_copies
 from azpublish.runtime import DEFAULT_PYTHON, Target
 from azpublish.settings import BuildMode, Settings
 from azpublish.staging import stage_entries
@@ -70,6 +70,8 @@ def publish(settings: Settings, report: Reporter) -> int:
                         f"{SITE_PACKAGES}/ too; they are built, not listed)")
         return ExitCode.OK
 
+    with stage("discover", report):  # before anything is resolved, built or uploaded
+        check_buildable(project.requirements, project.root)
     deploy_target = None
     if not settings.no_deploy:
         from azpublish.deploy.plan import check_supported

@@ -200,6 +200,59 @@ def _read(path: Path, files: list[Path], lines: list[RequirementLine],
         lines.append(RequirementLine(path, lineno, line, project_name(line)))
 
 
+_EDITABLE = re.compile(r"^(?:-e|--editable)(?:\s*=\s*|\s+)(?P<target>\S+)")
+_ARCHIVE = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2")
+
+
+def check_buildable(requirements: Requirements, root: Path) -> None:
+    """Refuse, before anything is built or uploaded, a requirement line no build can install:
+    one pip cannot parse, or a local path outside the app (the server, and a build here, see
+    only what the package holds). Paths are relative to the app folder, where pip runs."""
+    problems = [f"{line.file.name}:{line.lineno}: {line.text!r}: {problem}"
+                for line in requirements.lines if (problem := _unbuildable(line, root))]
+    if problems:
+        raise ProjectError(
+            "requirements that no build can install:\n  " + "\n  ".join(problems),
+            where=str(requirements.files[0]),
+            fix="give a project name with a version specifier (name==1.2), a URL, or a path "
+                "inside the app folder; a private package belongs on an index "
+                "(--pip-extra-index-url)")
+
+
+def _unbuildable(line: RequirementLine, root: Path) -> str | None:
+    text = line.text.split(" --", 1)[0].strip()  # per-requirement options (--hash=...) aside
+    editable = _EDITABLE.match(text)
+    if editable:
+        text = editable.group("target")
+    elif text.startswith("-"):
+        return None  # an option (--index-url, --find-links, ...): pip's to judge
+    if _URL.match(text):
+        return None  # a URL or VCS reference: fetched by the build
+    unreadable = None
+    if not editable:
+        try:
+            Requirement(text)  # a name, with a version, extras, markers or "name @ URL"
+            return None
+        except InvalidRequirement as exc:
+            unreadable = f"not a requirement pip can read ({exc})"
+    if editable or _looks_like_path(text):
+        path = Path(text.split("#", 1)[0].split(";", 1)[0].strip()).expanduser()
+        where = (root / path).resolve() if not path.is_absolute() else path.resolve()
+        if where != root.resolve() and root.resolve() not in where.parents:
+            return (f"{path} is outside the app folder, so the package does not hold it and "
+                    "no build can read it")
+        if not where.exists():
+            return f"{path} does not exist in the app folder"
+        return None
+    return unreadable
+
+
+def _looks_like_path(text: str) -> bool:
+    head = text.split(";", 1)[0].strip()
+    return (head.startswith((".", "/", "~")) or "/" in head or "\\" in head
+            or head.lower().endswith(_ARCHIVE))
+
+
 def is_requirement(line: str) -> bool:
     """A line that installs something, as opposed to an option such as --index-url."""
     return not line.startswith("-") or line.startswith(("-e", "--editable"))

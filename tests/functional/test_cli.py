@@ -160,12 +160,13 @@ def test_bad_project_exits_2_and_writes_nothing(run: Run, tmp_path: Path, projec
 
 def test_max_package_size(run: Run, tmp_path: Path) -> None:
     dest = tmp_path / "app.zip"
-    dest.write_bytes(b"previous")
+    previous = b"PK\x05\x06" + bytes(18)  # an earlier package (an empty zip)
+    dest.write_bytes(previous)
     code, _, err = run("--project-dir", PROJECTS / "v2-http", "--no-deploy", "--output-zip",
                        dest, "--max-package-size", "100")
     assert code == 2
     assert "100" in err
-    assert dest.read_bytes() == b"previous"  # never overwritten after an error
+    assert dest.read_bytes() == previous  # never overwritten after an error
     assert sorted(p.name for p in tmp_path.iterdir()) == ["app.zip"]
 
 

@@ -7,6 +7,7 @@ import pytest
 from azpublish.errors import ProjectError
 from azpublish.redact import forget_secrets, redact
 from azpublish.requirements import (
+    check_buildable,
     logical_lines,
     mirror_without_left_out,
     packaged_copies,
@@ -134,3 +135,34 @@ def test_a_constraints_file_outside_the_app_is_refused_for_the_package(tmp_path:
     with pytest.raises(ProjectError, match="constraints file outside the app") as info:
         packaged_copies(requirements, tmp_path / "app", tmp_path / "copies")
     assert info.value.where == f"{tmp_path / 'app' / 'requirements.txt'}:2"
+
+
+@pytest.mark.parametrize(("line", "problem"), [
+    ("-e /etc", "/etc is outside the app folder"),
+    ("--editable=../pkg", "../pkg is outside the app folder"),
+    ("../pkg", "../pkg is outside the app folder"),
+    ("libs/../../elsewhere", "is outside the app folder"),
+    ("./missing", "missing does not exist in the app folder"),
+    ("./dist/app-1.0-py3-none-any.whl", "does not exist in the app folder"),
+    ("requests>>=2", "not a requirement pip can read"),
+    ("requests ==", "not a requirement pip can read"),
+])
+def test_requirements_no_build_can_install_are_refused(tmp_path: Path, line: str,
+                                                       problem: str) -> None:
+    (tmp_path / "requirements.txt").write_text(f"six==1.16\n{line}\n")
+    with pytest.raises(ProjectError) as caught:
+        check_buildable(read_requirements(tmp_path / "requirements.txt"), tmp_path)
+    assert f"requirements.txt:2: {line!r}: " in caught.value.what and problem in caught.value.what
+    assert "six" not in caught.value.what  # only the lines at fault are named
+
+
+@pytest.mark.parametrize("line", [
+    "requests==2.31 --hash=sha256:abc", "azure-functions; python_version >= '3.9'",
+    "git+https://example.test/x.git#egg=x", "https://example.test/x-1.0-py3-none-any.whl",
+    "x @ https://example.test/x.whl", "--index-url https://example.test/simple",
+    "-e ./libs/mylib", "./libs/mylib", "Requests[socks]>=2.31",
+])
+def test_requirements_a_build_can_install_pass(tmp_path: Path, line: str) -> None:
+    (tmp_path / "libs" / "mylib").mkdir(parents=True)
+    (tmp_path / "requirements.txt").write_text(f"{line}\n")
+    check_buildable(read_requirements(tmp_path / "requirements.txt"), tmp_path)

@@ -103,12 +103,15 @@ def bench_container(work: Path, runs: int) -> tuple[float, Path, dict[str, str]]
               "scripts/provision-docker.sh)")
         return None
     from azpublish.build.audit import Target
-    from azpublish.build.container import ContainerEngine, container_index_env
+    from azpublish.build.container import ContainerEngine
+    from azpublish.toolchain.containers import HOST_MOUNT
+    from azpublish.toolchain.sources import PackageSources
 
     image = ContainerEngine(base_image=BASE_IMAGE).ensure_image(Target("3.11"))
     # The reference reaches the index exactly as the engine does (the host's pip settings and
     # CA bundle, mounted), so both sides download the same way.
-    index_env, host_files = container_index_env({}, "pip")
+    sources, host_files = PackageSources.read().in_container(HOST_MOUNT)
+    index_env = sources.environment("pip")
     by_hand_env = [arg for key, value in sorted(index_env.items())
                    for arg in ("-e", f"{key}={value}")]
     by_hand_mounts = [arg for outside, inside in sorted(host_files.items())

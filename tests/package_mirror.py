@@ -69,8 +69,8 @@ def _download(group: Group, python: str | None) -> list[str]:
     if group.no_deps:
         command.append("--no-deps")
     if python is not None:
-        from azpublish.build.wheels import pip_platforms
         from azpublish.runtime import Target
+        from azpublish.toolchain.platform_tags import pip_platforms
 
         command += ["--only-binary=:all:", "--python-version", python, "--implementation", "cp",
                     "--abi", f"cp{python.replace('.', '')}", "--abi", "abi3", "--abi", "none"]

@@ -47,6 +47,9 @@ _UV_NO_VERSIONS = re.compile(
     rf"|(?P<unknown>{_NAME}) was not found in the (?:package registry|provided package locations)")
 _UV_ONLY_OTHERS = re.compile(rf"only (?P<name>{_NAME}?)[<>=!~][^\s,]* is available and "
                              r"(?:you require|\S+ depends on) (?P=name)(?P<spec>[<>=!~][^\s,]*)")
+# uv could not read an index page: the package's listing says why (pip reads it again).
+_UV_FETCH_FAILED = re.compile(rf"Failed to fetch: `?[^`\s]*/(?P<name>{_NAME}?)/?(?:`|$)",
+                              re.MULTILINE)
 _UV_DEPENDS = re.compile(rf"(?<![\w.-])(?P<parent>{_NAME}?)(?:==\S+)? depends? on "
                          rf"(?P<child>{_NAME}?)(?=[\s,<>=!~;]|$)")
 _PIP_NO_MATCH = re.compile(
@@ -129,6 +132,11 @@ def _uv_missing(text: str) -> Missing | None:
         version = match.group("version")
         return Missing(canonicalize_name(name), f"{name}=={version}" if version else name,
                        exists=False, required_by=_uv_parent(text, name))
+    match = _UV_FETCH_FAILED.search(text)
+    if match:
+        name = match.group("name")
+        return Missing(canonicalize_name(name), name, exists=False,
+                       required_by=_uv_parent(text, name))
     return None
 
 

@@ -33,12 +33,11 @@ from pathlib import Path
 
 from azpublish.build.engine import InstallRequest
 from azpublish.errors import BuildError
-from azpublish.redact import redact
 from azpublish.requirements import logical_lines
 from azpublish.staging import link_or_copy
 
 CACHE_DIR_VARIABLE = "AZPUBLISH_CACHE_DIR"
-FORMAT = "1"  # bump when the layout or the meaning of the inputs changes
+FORMAT = "2"  # bump when the layout or the meaning of the inputs changes (2: sources)
 MARKER = "entry.json"
 SITE_PACKAGES = "site-packages"
 STALE_STAGING_SECONDS = 30 * 60
@@ -74,8 +73,9 @@ def cache_key(request: InstallRequest, engine_identity: Mapping[str, str],
         for reference in _local_references(path, root):
             inputs[f"local:{_display_path(reference, root)}"] = _path_digest(reference)
     inputs.update({f"engine.{name}": value for name, value in engine_identity.items()})
-    inputs.update({f"index.{name}": _safe_value(value)
-                   for name, value in request.index_env.items()})
+    # The sources as the toolchain read them (pip.conf files, PIP_* variables and azpublish's
+    # flags), secret-free: what the installer is given, so a changed index is a miss.
+    inputs.update({f"index.{name}": value for name, value in request.sources.identity().items()})
     inputs.update({f"extra.{name}": value for name, value in extra.items()})
     canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
     return CacheKey(hashlib.sha256(canonical.encode()).hexdigest(), dict(sorted(inputs.items())))
@@ -289,14 +289,6 @@ def _display_path(path: Path, root: Path) -> str:
         return resolved.relative_to(root).as_posix()
     except ValueError:
         return resolved.as_posix()
-
-
-def _safe_value(value: str) -> str:
-    """Index settings as they are, unless they carry a secret: then only the hash of the whole
-    value, so any change to it (the password too) still changes the key."""
-    if redact(value) == value:
-        return value
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
 def _file_digest(path: Path) -> str:

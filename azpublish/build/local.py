@@ -8,8 +8,7 @@ project's own ``.python_packages`` (which is never touched). An unchanged key sk
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -23,17 +22,16 @@ from azpublish.build import (
     exclude_packages,
 )
 from azpublish.build.cache import BuildCache, cache_key, materialize
+from azpublish.build.container import ContainerEngine
 from azpublish.build.engine import Engine, Installer, InstallRequest
-from azpublish.errors import BuildError
+from azpublish.build.wheels import WheelsEngine
 from azpublish.ignore import Overlay
 from azpublish.local_settings import read_local_settings
 from azpublish.project import Project
-from azpublish.redact import register_url_credentials
 from azpublish.report import Reporter
 from azpublish.requirements import mirror_without_left_out
 from azpublish.runtime import Target
-
-EngineChoice = Literal["auto", "container", "wheels"]
+from azpublish.toolchain.engine_choice import EngineChoice, choose_engine
 
 
 @dataclass(frozen=True)
@@ -51,17 +49,12 @@ class LocalOptions:
     preflight_timeout: float = 120.0  # seconds importing the app may take in the import check
 
 
-def index_environment(options: LocalOptions,
-                      environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """PIP_* settings for the installer: the caller's environment, then --pip-extra-index-url."""
-    environ = os.environ if environ is None else environ
-    settings = {k: v for k, v in environ.items() if k.startswith("PIP_") and v}
+def index_environment(options: LocalOptions) -> dict[str, str]:
+    """azpublish's own source settings, in pip's names: they win over the machine's pip
+    configuration (files and ``PIP_*``), which the toolchain reads itself."""
     if options.pip_extra_index_url:
-        settings["PIP_EXTRA_INDEX_URL"] = options.pip_extra_index_url
-    for name in ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
-        for url in settings.get(name, "").split():
-            register_url_credentials(url)
-    return settings
+        return {"PIP_EXTRA_INDEX_URL": options.pip_extra_index_url}
+    return {}
 
 
 class LocalBuilder:
@@ -87,8 +80,7 @@ class LocalBuilder:
                         "(--build local); nothing was built")
             return BuildResult(self.mode)
         engine = self.choose_engine(report, target)
-        installer: Installer = self.options.installer or (
-            "uv" if engine.name == "wheels" else "pip")
+        installer = self.installer_for(engine, report)
         copies = mirror_without_left_out(project.requirements, workspace / "requirements")
         request = InstallRequest(project.root, project.requirements.files, target, installer,
                                  index_environment(self.options), copies=copies)
@@ -131,28 +123,31 @@ class LocalBuilder:
     def choose_engine(self, report: Reporter, target: Target) -> Engine:
         """The container engine with its image ready (built here, with its log shown), or the
         wheels engine: asked for, or what --engine auto falls back to, with a notice."""
-        choice = self.options.engine
-        if choice in ("auto", "container"):
-            from azpublish.build.container import ContainerEngine, connect
+        container = choose_engine(
+            self.options.engine, lambda: ready_container(self.options, target, report.info),
+            notice=report.warn, instead="installing pre-built wheels for the target instead "
+            "(--engine wheels; --engine container makes this an error)")
+        return WheelsEngine() if container is None else container
 
-            try:
-                connect().close()  # only asks whether a daemon answers
-                engine = ContainerEngine(base_image=self.options.base_image,
-                                         build_image=self.options.build_image,
-                                         additional_packages=self.options.additional_packages)
-                engine.ensure_image(target, report.info)
-            except BuildError as error:
-                if choice == "container":
-                    raise
-                report.warn(f"the container engine is not usable ({error.what.splitlines()[0]});"
-                            " installing pre-built wheels for the target instead (--engine "
-                            "wheels; --engine container makes this an error)")
-            else:
-                return engine
-        from azpublish.build.wheels import WheelsEngine
+    def installer_for(self, engine: Engine, report: Reporter) -> Installer:
+        """pip in the container unless told otherwise; the wheels engine installs with uv only
+        (pip evaluates markers for the Python running it, not for the target)."""
+        if engine.name != "wheels":
+            return self.options.installer or "pip"
+        if self.options.installer == "pip":
+            report.warn("the wheels engine installs with uv: pip cannot evaluate environment "
+                        "markers for another Python (--installer pip applies to --engine "
+                        "container)")
+        return "uv"
 
-        return WheelsEngine()
 
+def ready_container(options: LocalOptions, target: Target,
+                    log: Callable[[str], None]) -> ContainerEngine:
+    """A container engine whose build image for ``target`` exists (built now if needed)."""
+    engine = ContainerEngine(base_image=options.base_image, build_image=options.build_image,
+                             additional_packages=options.additional_packages)
+    engine.ensure_image(target, log)
+    return engine
 
 
 def check_imports(project: Project, wwwroot: Path, target: Target, report: Reporter,
@@ -165,32 +160,17 @@ def check_imports(project: Project, wwwroot: Path, target: Target, report: Repor
     """
     from azpublish.build.preflight import raise_for_preflight, run_preflight
 
-    image = None
-    container = engine if engine is not None and engine.name == "container" else None
-    if container is None and engine is None and options.engine != "wheels":
-        from azpublish.build.container import ContainerEngine, connect
-
-        try:
-            connect().close()
-        except BuildError:
-            pass
-        else:
-            container = ContainerEngine(base_image=options.base_image,
-                                        build_image=options.build_image,
-                                        additional_packages=options.additional_packages)
-    if container is not None:
-        from azpublish.build.container import ContainerEngine
-
-        assert isinstance(container, ContainerEngine)
-        try:
-            image = container.ensure_image(target, report.detail)
-        except BuildError as error:
-            if engine is not None:  # the local build just used this engine: a real failure
-                raise
-            report.info(f"import check: no build image ({error.what.splitlines()[0]}); "
-                        "using a host interpreter instead")
+    image = runner = None
+    if isinstance(engine, ContainerEngine):  # the local build just used it: failures are real
+        image, runner = engine.ensure_image(target, report.detail), engine.runner
+    elif engine is None:  # a custom build: the same engine choice, with its fallback
+        container = choose_engine(
+            options.engine, lambda: ready_container(options, target, report.detail),
+            notice=report.info, instead="the import check uses a host interpreter instead")
+        if container is not None:
+            image, runner = container.ensure_image(target), container.runner
     scripts = [function.script for function in project.functions]
-    result = run_preflight(wwwroot, project.model, scripts, target, image=image,
+    result = run_preflight(wwwroot, project.model, scripts, target, image=image, runner=runner,
                            timeout=options.preflight_timeout,
                            app_settings=local_values(project),
                            left_out=modules_left_out(project.root, wwwroot))

@@ -25,6 +25,7 @@ from azpublish.errors import BuildError
 from azpublish.local_settings import masked
 from azpublish.redact import redact
 from azpublish.runtime import Target, find_python, functions_library
+from azpublish.toolchain.containers import ContainerRun, ContainerRunner, Mount, short_id
 
 PROBE = Path(__file__).with_name("preflight_probe.py")
 WWWROOT = PurePosixPath("/home/site/wwwroot")
@@ -77,11 +78,12 @@ class _Run:
 def run_preflight(root: Path, model: Literal["v1", "v2"], scripts: Sequence[str],
                   target: Target, *, image: str | None = None,
                   docker_client_factory: Callable[[], Any] | None = None,
-                  timeout: float = 120.0,
+                  runner: ContainerRunner | None = None, timeout: float = 120.0,
                   app_settings: Mapping[str, str] | None = None,
                   left_out: Collection[str] = ()) -> PreflightResult:
     """Import every function script of the app at ``root`` (whose ``.python_packages`` is in
-    place) in a container of ``image``, or without one in a host Python of the target version.
+    place) in a container of ``image`` (run by ``runner``, default a new one connecting with
+    ``docker_client_factory``), or without one in a host Python of the target version.
 
     ``app_settings`` (local.settings.json's Values) are the app's environment, as app settings
     are on Azure; they are masked in the problems reported. ``left_out`` names top-level
@@ -92,10 +94,10 @@ def run_preflight(root: Path, model: Literal["v1", "v2"], scripts: Sequence[str]
     settings = dict(app_settings or {})
     environment = {**settings, **PLATFORM_ENV}  # what the platform sets wins, as on Azure
     if image is not None:
-        runner = f"container {_short(image)}"
+        runner_name = f"container {short_id(image)}"
         config = _config(WWWROOT, PLATFORM_MOUNT, model, wanted)
-        run = _run_in_container(root, image, config, environment, docker_client_factory,
-                                timeout)
+        run = _run_in_container(root, image, config, environment,
+                                runner or ContainerRunner(docker_client_factory), timeout)
     else:
         python = find_python(target.python_version)
         if python is None:
@@ -103,10 +105,10 @@ def run_preflight(root: Path, model: Literal["v1", "v2"], scripts: Sequence[str]
                 ok=True, functions=(), problems=(),
                 runner=f"skipped: no Python {target.python_version} on this machine and no "
                        "container engine")
-        runner = f"host python{target.python_version} ({python})"
+        runner_name = f"host python{target.python_version} ({python})"
         config = _config(root, _platform_library(python), model, wanted)
         run = _run_on_host(root, python, config, environment, timeout)
-    result = _result(runner, run, target, timeout, frozenset(left_out))
+    result = _result(runner_name, run, target, timeout, frozenset(left_out))
     return replace(result, problems=tuple(masked(p, settings) for p in result.problems))
 
 
@@ -180,51 +182,21 @@ def _run_on_host(root: Path, python: Path, config: str, environment: Mapping[str
 
 
 def _run_in_container(root: Path, image: str, config: str, environment: Mapping[str, str],
-                      client_factory: Callable[[], Any] | None, timeout: float) -> _Run:
-    import requests
-    from docker.types import Mount
-
-    from azpublish.build.container import connect
-
-    client = connect(client_factory)
+                      runner: ContainerRunner, timeout: float) -> _Run:
     library = _platform_library(Path(sys.executable))
-    mounts = [Mount(str(WWWROOT), str(root), type="bind", read_only=True),
-              Mount(str(PROBE_MOUNT), str(PROBE), type="bind", read_only=True),
-              Mount(str(PLATFORM_MOUNT), str(library), type="bind", read_only=True)]
-    container = None
+    mounts = [Mount(str(WWWROOT), str(root)), Mount(str(PROBE_MOUNT), str(PROBE)),
+              Mount(str(PLATFORM_MOUNT), str(library))]
     try:
-        container = client.containers.create(
-            image, command=_probe_command("python", str(PROBE_MOUNT), config),
-            environment=dict(environment), working_dir=str(WWWROOT), mounts=mounts,
-            user=f"{os.getuid()}:{os.getgid()}", network_mode="none",
-            labels={"org.azpublish.role": "preflight"})
-        container.start()
-        try:
-            status = int(container.wait(timeout=timeout).get("StatusCode", 1))
-            timed_out = False
-        except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError):
-            with contextlib.suppress(Exception):
-                container.kill()
-            status, timed_out = -1, True
-        out = container.logs(stdout=True, stderr=False)
-        err = container.logs(stdout=False, stderr=True)
-    except _docker_errors() as error:
-        raise BuildError(f"running the preflight container failed: {redact(str(error))}",
-                         where=f"image {_short(image)}",
+        outcome = runner.run(ContainerRun(
+            image, _probe_command("python", str(PROBE_MOUNT), config), role="preflight",
+            doing="running the preflight container", mounts=mounts, environment=environment,
+            working_dir=str(WWWROOT), network="none", timeout=timeout))
+    except BuildError as error:
+        raise BuildError(error.what, where=f"image {short_id(image)}",
                          fix=f"check that the Docker engine works (docker info), or {SKIP_HINT}"
                          ) from None
-    finally:
-        if container is not None:
-            with contextlib.suppress(Exception):  # the check's outcome matters more
-                container.remove(force=True)
-    return _Run(_parse(out), err.decode("utf-8", "replace"), status, timed_out)
-
-
-def _docker_errors() -> tuple[type[BaseException], ...]:
-    import docker.errors
-    import requests
-
-    return (docker.errors.DockerException, requests.exceptions.RequestException, OSError)
+    return _Run(_parse(outcome.stdout), outcome.stderr.decode("utf-8", "replace"),
+                outcome.status, outcome.timed_out)
 
 
 def _parse(stdout: bytes) -> dict[str, Any] | None:
@@ -233,10 +205,6 @@ def _parse(stdout: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None
     return report if isinstance(report, dict) else None
-
-
-def _short(image: str) -> str:
-    return image.removeprefix("sha256:")[:12] if image.startswith("sha256:") else image
 
 
 # -- reading the report ------------------------------------------------------------------------

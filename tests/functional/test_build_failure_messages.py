@@ -33,7 +33,7 @@ from azpublish.runtime import Target, find_python
 from tests.integration.docker_support import container_engines, docker_client  # noqa: F401
 from tests.integration.pypi_index import launch_pypiserver, stop_server
 
-INSTALLERS: tuple[Installer, ...] = ("uv", "pip")
+INSTALLERS: tuple[Installer, ...] = ("uv",)  # the wheels engine installs with uv only
 installs = pytest.mark.installs  # real pip and uv runs: outside make test-quick
 LINUX = "manylinux_2_17_x86_64.manylinux2014_x86_64"
 PASSWORD = "Index-Secret-51733"
@@ -270,7 +270,7 @@ def test_wheels_for_other_platforms_say_which(tmp_path: Path, index_url: str,
 @installs
 def test_a_windows_only_sdist_is_not_built_on_linux(tmp_path: Path, index_url: str) -> None:
     # pywinpty's source builds only with MSVC: the wheels engine does not try, it advises.
-    error, lines = _failure(_request(tmp_path / "app", "pywinpty\n", index_url, "pip"))
+    error, lines = _failure(_request(tmp_path / "app", "pywinpty\n", index_url, "uv"))
     assert "'pywinpty'" in error.what and "exists only for Windows" in error.what
     assert error.fix and "'pywinpty; sys_platform == \"win32\"'" in error.fix
     assert not any("building it from source" in line for line in lines)
@@ -279,7 +279,7 @@ def test_a_windows_only_sdist_is_not_built_on_linux(tmp_path: Path, index_url: s
 @installs
 def test_an_unreachable_index_is_not_called_an_absent_package(tmp_path: Path) -> None:
     dead = f"https://reader:{PASSWORD}@127.0.0.1:9/simple/"
-    request = _request(tmp_path / "app", "azp-oldpin-probe==1.0\n", dead, "pip")
+    request = _request(tmp_path / "app", "azp-oldpin-probe==1.0\n", dead, "uv")
     request = dataclasses.replace(request, index_env={**request.index_env, "PIP_TIMEOUT": "2"})
     error, _ = _failure(request)
     assert error.what.startswith("package 'azp-oldpin-probe' could not be looked up: reading "

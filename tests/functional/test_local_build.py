@@ -4,6 +4,7 @@ audit, and what lands in the package."""
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -74,6 +75,28 @@ def test_any_input_change_misses_the_cache(run: Run, app: Path, change: str) -> 
     assert cache_of(report)["hit"] is False
 
 
+def test_a_pip_conf_index_change_misses_the_cache(run: Run, app: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    # The index comes from a pip.conf alone: the toolchain reads it for the install and the key.
+    mirror = os.environ["PIP_INDEX_URL"].rstrip("/")
+    monkeypatch.delenv("PIP_INDEX_URL")
+    config = tmp_path / "pip.conf"
+    config.write_text(f"[global]\nindex-url = {mirror}/\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(config))
+    code, first, err = run()
+    assert code == 0, err
+    assert cache_of(first)["hit"] is False and cache_of(run()[1])["hit"] is True
+    # The same mirror by another URL, with a credential: a miss, and the secret nowhere.
+    secret = "confsecret-3141"
+    config.write_text(f"[install]\nindex-url = http://reader:{secret}@{mirror[7:]}\n")
+    code, second, err = run()
+    assert code == 0, err
+    assert cache_of(second)["hit"] is False and cache_of(second)["key"] != cache_of(first)["key"]
+    assert secret not in err + json.dumps(second)
+    for marker in (tmp_path / "cache").rglob("entry.json"):
+        assert secret not in marker.read_text()
+
+
 def test_included_requirement_file_is_part_of_the_key(run: Run, app: Path) -> None:
     (app / "requirements.txt").write_text("-r extra.txt\n")
     (app / "extra.txt").write_text("six==1.16.0\n")
@@ -118,6 +141,8 @@ def test_tampered_hash_fails_with_exit_3_naming_the_package(run: Run, app: Path,
     code, _, err = run("--installer", installer)
     assert code == 3
     assert "six" in err and ("Hash mismatch" in err or "HASHES" in err or "hash" in err)
+    # The wheels engine installs with uv whatever --installer says, and says so.
+    assert ("the wheels engine installs with uv" in err) == (installer == "pip")
 
 
 def test_stale_lock_warns_and_strict_lock_fails(run: Run, app: Path) -> None:

@@ -1,4 +1,4 @@
-"""The wheels engine with the real uv and pip against this machine's package sources.
+"""The wheels engine with the real uv (and pip for sdists) against this machine's package sources.
 
 Wheels come from the configured index; the source-only packages are made here, each with a tiny
 in-tree build backend (no build dependencies to download), and served from a find-links folder.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import subprocess
-import sys
 import tarfile
 import textwrap
 from pathlib import Path
@@ -16,23 +15,19 @@ from pathlib import Path
 import pytest
 
 from azpublish.build.audit import audit_tree
+from azpublish.build.availability import find_missing
 from azpublish.build.engine import Installer, InstallRequest
-from azpublish.build.wheels import (
-    WheelsEngine,
-    find_missing,
-    find_uv,
-    pip_platforms,
-    pip_settings,
-    uv_platform,
-)
+from azpublish.build.wheels import WheelsEngine
 from azpublish.errors import BuildError
 from azpublish.runtime import Target
+from azpublish.toolchain.installers import find_uv
+from azpublish.toolchain.platform_tags import pip_platforms, uv_platform
 from tests.integration.pypi_index import PrivateIndex, private_index  # noqa: F401
 
 # Real pip and uv runs against the package mirror: outside make test-quick.
 pytestmark = pytest.mark.installs
 
-INSTALLERS: tuple[Installer, ...] = ("uv", "pip")
+INSTALLERS: tuple[Installer, ...] = ("uv",)  # pip cannot evaluate markers for the target
 PASSWORD = "Not-For-Logs-93817"
 FAKE_INDEX = f"https://reader:{PASSWORD}@127.0.0.1:9/simple/"
 
@@ -204,17 +199,21 @@ def test_index_credentials_never_reach_argv_errors_or_logs(
 
 def test_identity_names_installer_version_platform_and_python(tmp_path: Path) -> None:
     root = project(tmp_path, "six\n")
-    engine = WheelsEngine()
-    uv = engine.identity(request(root, "3.13", "uv"))
-    pip = engine.identity(request(root, "3.11", "pip"))
+    uv = WheelsEngine().identity(request(root, "3.13", "uv"))
     uv_version = subprocess.run([find_uv() or "uv", "--version"], capture_output=True,
                                 text=True, check=True).stdout.split()[1]
     assert uv == {"engine": "wheels", "installer": "uv", "installer_version": uv_version,
                   "platform": "x86_64-manylinux_2_36", "python": "3.13"}
-    pip_version = subprocess.run([sys.executable, "-m", "pip", "--version"],
-                                 capture_output=True, text=True, check=True).stdout.split()[1]
-    assert pip == {"engine": "wheels", "installer": "pip", "installer_version": pip_version,
-                   "platform": "manylinux_2_36_x86_64", "python": "3.11"}
+
+
+def test_pip_is_refused_because_it_evaluates_markers_for_the_host(tmp_path: Path) -> None:
+    root = project(tmp_path, 'six ; python_version >= "3.12"\n')
+    for call in (WheelsEngine().identity,
+                 lambda r: WheelsEngine().install(r, lambda _line: None)):
+        with pytest.raises(BuildError) as caught:
+            call(request(root, "3.13", "pip"))
+        assert "uv only" in caught.value.what and caught.value.where == "--installer pip"
+    assert not list((root / "out").iterdir())  # nothing ran
 
 
 def test_platform_names_follow_the_target_glibc() -> None:
@@ -226,19 +225,6 @@ def test_platform_names_follow_the_target_glibc() -> None:
     assert tags[0] == "manylinux_2_28_x86_64"
     assert {"manylinux2014_x86_64", "manylinux2010_x86_64", "manylinux1_x86_64"} <= set(tags)
     assert "manylinux_2_29_x86_64" not in tags
-
-
-def test_pip_settings_layer_config_files_environment_and_request(tmp_path: Path) -> None:
-    config = tmp_path / "pip.conf"
-    config.write_text("[global]\nindex-url = https://a.invalid/simple\n"
-                      "extra-index-url =\n    https://b.invalid/simple\n    https://c.invalid/s\n"
-                      "[install]\nfind-links = /srv/wheels\n")
-    environ = {"PIP_CONFIG_FILE": str(config), "HOME": str(tmp_path), "XDG_CONFIG_DIRS": "",
-               "PIP_FIND_LINKS": "/env/wheels"}
-    settings = pip_settings({"PIP_INDEX_URL": "https://d.invalid/simple"}, environ)
-    assert settings["extra-index-url"] == "https://b.invalid/simple https://c.invalid/s"
-    assert settings["find-links"] == "/env/wheels"
-    assert settings["index-url"] == "https://d.invalid/simple"
 
 
 def test_failure_output_names_the_package() -> None:
@@ -276,7 +262,7 @@ def test_a_private_index_with_basic_auth(private_index: PrivateIndex,  # noqa: F
 
 @pytest.mark.parametrize("installer", INSTALLERS)
 def test_no_index_setting_is_honoured(tmp_path: Path, installer: Installer) -> None:
-    # uv reads no variable for it, so the engine must turn pip's setting into uv's flag.
+    # uv reads no variable for it, so the toolchain turns pip's setting into uv's flag.
     root = project(tmp_path, "charset-normalizer\n")
     with pytest.raises(BuildError, match="charset"):
         WheelsEngine().install(request(root, "3.11", installer, {"PIP_NO_INDEX": "1"}),

@@ -21,7 +21,7 @@ from azpublish.build.engine import Installer, InstallRequest
 from azpublish.errors import BuildError, ExitCode
 from azpublish.runtime import Target
 from tests.integration.docker_support import container_engines, docker_client  # noqa: F401
-from tests.integration.pypi_index import PrivateIndex
+from tests.integration.pypi_index import PrivateIndex, build_wheel
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 
@@ -284,3 +284,32 @@ def test_a_base_with_another_python_is_refused_by_name(
     with pytest.raises(BuildError) as caught:
         engine.ensure_image(Target("3.13"), _Log())
     assert "is 3.11, not PYTHON_VERSION=3.13" in caught.value.what
+
+
+@pytest.mark.parametrize("in_links", [True, False], ids=["from-find-links", "only-on-the-index"])
+def test_no_index_with_uv_never_contacts_an_index(
+        container_engines: dict[str, ContainerEngine],  # noqa: F811
+        private_index: PrivateIndex, tmp_path: Path, in_links: bool) -> None:
+    # `uv pip` ignores UV_NO_INDEX: the setting must reach uv as --no-index, or it would fetch
+    # this package from the index (which has it) instead of failing or using find-links.
+    links = tmp_path / "links"
+    links.mkdir()
+    if in_links:
+        build_wheel(links)
+    root = _project(tmp_path / "app", {"requirements.txt": f"{private_index.package_name}\n"})
+    request = _request(root, "3.11", "uv", index_env={
+        "PIP_INDEX_URL": private_index.url_with_credentials, "PIP_CERT": private_index.ca_bundle,
+        "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(links)})
+    requests_before = private_index.log.read_text(errors="replace")
+    lines = _Log()
+    if in_links:
+        container_engines["3.11"].install(request, lines)
+        module = request.output / private_index.module_name / "__init__.py"
+        assert private_index.expected_value in module.read_text()
+    else:
+        with pytest.raises(BuildError) as caught:
+            container_engines["3.11"].install(request, lines)
+        assert private_index.package_name in caught.value.what
+        assert private_index.password not in caught.value.render()
+    assert private_index.log.read_text(errors="replace") == requests_before
+    assert all(private_index.password not in line for line in lines)

@@ -93,13 +93,13 @@ def test_a_changed_password_changes_the_key_but_is_never_stored(project: Path) -
     assert key.digest != other.digest
     stored = json.dumps(dict(key.inputs))
     assert "s3cret" not in stored and "reader" not in stored
-    assert key.inputs["index.PIP_INDEX_URL"].startswith("sha256:")
+    assert key.inputs["index.index-url"].startswith("sha256:")
 
 
 def test_plain_index_settings_are_kept_readable(project: Path) -> None:
     key = cache_key(request(project, index_env={"PIP_INDEX_URL": "https://a.example/simple"}),
                     IDENTITY, {"additional_packages": "gcc"})
-    assert key.inputs["index.PIP_INDEX_URL"] == "https://a.example/simple"
+    assert key.inputs["index.index-url"] == "https://a.example/simple"
     assert key.inputs["extra.additional_packages"] == "gcc"
     assert key.inputs["requirements:extra.txt"].startswith("sha256:")
     assert key.inputs["local:libs/local_pkg"].startswith("sha256:")

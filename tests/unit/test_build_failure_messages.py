@@ -23,8 +23,9 @@ from azpublish.build.availability import (
     parse_inventory,
 )
 from azpublish.build.preflight import _missing_module_fix
-from azpublish.build.wheels import FIX_NATIVE, target_tags
+from azpublish.build.wheels import FIX_NATIVE
 from azpublish.runtime import Target
+from azpublish.toolchain.platform_tags import target_tags
 
 T312 = Target("3.12")
 INDEX = "http://127.0.0.1:45457"

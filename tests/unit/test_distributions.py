@@ -22,7 +22,7 @@ def test_excluded_and_missing_names() -> None:
 
 def test_markers_are_evaluated_for_the_given_environment() -> None:
     # pip-tools needs tomli only below Python 3.11: the target decides, not this interpreter.
-    from azpublish.build.wheels import target_environment
+    from azpublish.toolchain.platform_tags import target_environment
 
     old, _ = dependency_closure("pip-tools", target_environment("3.10"), exclude={"pip"})
     new, _ = dependency_closure("pip-tools", target_environment("3.13"), exclude={"pip"})

@@ -278,7 +278,7 @@ def _problem(failure: Mapping[str, Any], target: Target, network: Sequence[str] 
 
 def _fix(kind: str, failure: Mapping[str, Any], target: Target) -> str:
     if kind == "missing_module":
-        return _missing_module_fix(str(failure.get("module", "")), failure.get("located"),
+        return missing_module_fix(str(failure.get("module", "")), failure.get("located"),
                                    target)
     if kind == "native":
         return NATIVE_FIX
@@ -298,7 +298,8 @@ def _fix(kind: str, failure: Mapping[str, Any], target: Target) -> str:
             f"exists only on Azure, read it inside the function, or {SKIP_HINT}")
 
 
-def _missing_module_fix(module: str, located: object, target: Target) -> str:
+def missing_module_fix(module: str, located: object, target: Target) -> str:
+    """The fix for a module the import check could not find (public: its tests call it)."""
     top = module.split(".")[0]
     if top == "__app__" or located == "app":
         inside = module.removeprefix("__app__.")

@@ -22,7 +22,7 @@ from azpublish.build.availability import (
     find_missing,
     parse_inventory,
 )
-from azpublish.build.preflight import _missing_module_fix
+from azpublish.build.preflight import missing_module_fix
 from azpublish.build.wheels import FIX_NATIVE
 from azpublish.runtime import Target
 from azpublish.toolchain.platform_tags import target_tags
@@ -288,19 +288,19 @@ def test_an_unread_index_is_not_an_absent_package() -> None:
                                     "win32com.client"])
 def test_pywin32_modules_name_pywin32_and_the_guard(module: str) -> None:
     top = module.split(".")[0]
-    fix = _missing_module_fix(module, None, T312)
+    fix = missing_module_fix(module, None, T312)
     assert fix.startswith(f"{top} comes from pywin32, which exists only for Windows")
     assert 'if sys.platform == "win32"' in fix
     assert "'pywin32; sys_platform == \"win32\"'" in fix
 
 
 def test_the_one_table_serves_the_import_check() -> None:
-    assert _missing_module_fix("yaml", None, T312) == \
+    assert missing_module_fix("yaml", None, T312) == \
         "add PyYAML to requirements.txt (it provides the module yaml)"
-    assert _missing_module_fix("winreg", None, T312).startswith(
+    assert missing_module_fix("winreg", None, T312).startswith(
         "winreg is in the standard library only on Windows")
-    assert _missing_module_fix("azp_unknown", None, T312) == "add azp_unknown to requirements.txt"
-    assert _missing_module_fix("wmi", None, T312).startswith("wmi comes from WMI, which exists")
+    assert missing_module_fix("azp_unknown", None, T312) == "add azp_unknown to requirements.txt"
+    assert missing_module_fix("wmi", None, T312).startswith("wmi comes from WMI, which exists")
     # Every Windows-only module maps to a distribution the engines also treat as Windows-only.
     windows_modules = [m for m, d in module_hints.MODULE_DISTRIBUTIONS.items()
                        if module_hints.is_windows_only(d)]

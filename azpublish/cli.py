@@ -15,6 +15,8 @@ def run_publish(argv: Sequence[str]) -> int:
     settings = resolve(argv)
     quiet_sdk_loggers(settings.verbose)
     report = Reporter(json_mode=settings.json, verbose=settings.verbose)
+    for warning in settings.warnings:
+        report.warn(warning)
     try:
         code = publish(settings, report)
     except OutputError:

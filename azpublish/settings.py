@@ -9,6 +9,8 @@ default.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import difflib
 import os
 import re
 import sys
@@ -164,6 +166,8 @@ class Settings:
     verbose: bool = False
     # Where each value came from ("flag", "env", "pyproject", "default"), for --verbose and errors.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+    # What was given but has no effect (a mistyped variable, an option this run ignores).
+    warnings: tuple[str, ...] = field(default=(), compare=False)
 
 
 def build_parser(prog: str = "azpublish") -> argparse.ArgumentParser:
@@ -232,7 +236,51 @@ def resolve(argv: Sequence[str], environ: Mapping[str, str] | None = None) -> Se
     register_url_credentials(values["pip_extra_index_url"])
     settings = Settings(**values, sources=sources)
     check_combinations(settings)
-    return settings
+    return dataclasses.replace(settings, warnings=(*unknown_variables(environ),
+                                                   *without_effect(settings)))
+
+
+# AZPUBLISH_* names that are not options: the cache folder, an interpreter per Python version
+# (AZPUBLISH_PYTHON_3_11), the emulator's own settings and the Pipelines task's test hooks.
+_OTHER_VARIABLES = re.compile(r"AZPUBLISH_(?:CACHE_DIR|PYTHON_\d+_\d+|EMULATOR_\w+|TASK_TEST_\w*)")
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each AZPUBLISH_* variable that no option reads (a typo is otherwise
+    silently ignored, while the same typo in [tool.azpublish] is an error)."""
+    known = [opt.env for opt in OPTIONS]
+    found = []
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in known or _OTHER_VARIABLES.fullmatch(name):
+            continue
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.75)
+        found.append(f"the environment variable {name} is not an azpublish setting, so it is "
+                     "ignored" + (f": did you mean {near[0]}?" if near else
+                                  " (see `azpublish --help`)"))
+    return found
+
+
+# Options that only matter to some runs: given for another, they would be silently ignored.
+_LOCAL_ONLY = ("engine", "installer", "base_image", "build_image", "additional_packages")
+_DEPLOY_ONLY = ("restore_settings", "verify_url", "app", "slot", "force", "index_timeout",
+                "allow_partial")
+
+
+def without_effect(settings: Settings) -> list[str]:
+    # Said for this run's own flags and variables; [tool.azpublish] is standing configuration
+    # that other runs of the app may need.
+    given = {name for name, source in settings.sources.items() if source in ("flag", "env")}
+    by_name = {opt.name: opt for opt in OPTIONS}
+    found = []
+    if settings.build != "local":
+        for name in sorted(given & set(_LOCAL_ONLY)):
+            found.append(f"{by_name[name].flag} has no effect with --build {settings.build} "
+                         "(it shapes a local build only)")
+    if settings.no_deploy and not settings.dry_run:
+        for name in sorted(given & set(_DEPLOY_ONLY)):
+            found.append(f"{by_name[name].flag} has no effect with --no-deploy (nothing is "
+                         "deployed)")
+    return found
 
 
 def check_combinations(settings: Settings) -> None:
@@ -348,4 +396,4 @@ def check_python_version(text: str, where: str) -> str:
 
 
 def settings_field_names() -> set[str]:
-    return {f.name for f in fields(Settings)} - {"sources"}
+    return {f.name for f in fields(Settings)} - {"sources", "warnings"}

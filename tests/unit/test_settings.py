@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,43 @@ def test_parse_size(text: str, size: int) -> None:
 def test_settings_is_frozen() -> None:
     with pytest.raises(AttributeError):
         Settings().build = "custom"  # type: ignore[misc]
+
+
+def test_a_mistyped_variable_is_named_with_the_nearest_setting() -> None:
+    settings = resolve([], environ={"AZPUBLISH_BUIDL": "local", "AZPUBLISH_QQQQQQQQ": "1",
+                                    "AZPUBLISH_CACHE_DIR": "/c", "AZPUBLISH_PYTHON_3_11": "/p",
+                                    "AZPUBLISH_EMULATOR_STATE_DIR": "/s"})
+    assert settings.build == "remote"  # the typo changed nothing...
+    assert settings.warnings == (  # ...and says so; names azpublish reads are not warned about
+        "the environment variable AZPUBLISH_BUIDL is not an azpublish setting, so it is "
+        "ignored: did you mean AZPUBLISH_BUILD?",
+        "the environment variable AZPUBLISH_QQQQQQQQ is not an azpublish setting, so it is ignored "
+        "(see `azpublish --help`)")
+
+
+@pytest.mark.parametrize(("argv", "warned"), [
+    (["--build", "remote", "--engine", "wheels"], "--engine has no effect with --build remote"),
+    (["--build", "custom", "--base-image", "x"], "--base-image has no effect with --build custom"),
+    (["--no-deploy", "--output-zip", "a.zip", "--restore-settings"],
+     "--restore-settings has no effect with --no-deploy"),
+    (["--no-deploy", "--output-zip", "a.zip", "--verify-url", "/api/x"],
+     "--verify-url has no effect with --no-deploy"),
+])
+def test_an_option_without_effect_in_this_run_is_said(argv: list[str], warned: str) -> None:
+    settings = resolve(argv, environ={})
+    assert any(warning.startswith(warned) for warning in settings.warnings), settings.warnings
+
+
+def test_options_that_take_effect_are_not_warned_about() -> None:
+    assert resolve(["--build", "local", "--engine", "wheels"], environ={}).warnings == ()
+    assert resolve(["--app", "x", "--restore-settings"], environ={}).warnings == ()
+
+
+def test_every_variable_the_action_and_the_task_set_is_a_setting() -> None:
+    root = Path(__file__).parents[2]
+    task = root / "integrations" / "azure-pipelines"
+    texts = [(root / "action.yml").read_text(),
+             *(path.read_text() for path in task.iterdir() if path.is_file())]
+    names = {name for text in texts for name in re.findall(r"AZPUBLISH_[A-Z0-9_]+", text)}
+    assert names
+    assert resolve([], environ=dict.fromkeys(names, "")).warnings == ()

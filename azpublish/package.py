@@ -23,8 +23,8 @@ given zlib, level and slice size, which the memo records.
 from __future__ import annotations
 
 import contextlib
-import errno
 import ctypes
+import errno
 import functools
 import hashlib
 import os

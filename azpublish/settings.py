@@ -86,8 +86,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("engine", "choice", "how --build local installs: in a container, with target "
            "wheels only, or auto (container if one answers)", "auto",
            ("auto", "container", "wheels")),
-    Option("installer", "choice", "the installer of a local build (default: pip in a "
-           "container, uv for wheels)", None, ("pip", "uv")),
+    Option("installer", "choice", "the installer of the container engine (default pip); the "
+           "wheels engine always installs with uv", None, ("pip", "uv")),
     Option("base_image", "str", "the base image of the build container (Dockerfile.build's "
            "BASE_IMAGE)", metavar="IMAGE"),
     Option("build_image", "str", "a ready build image to use instead of building one",

@@ -122,12 +122,13 @@ def test_preflight_catches_a_missing_module_before_packaging(run: Run, app: Path
         "import azure.functions as func\nimport yaml\n\napp = func.FunctionApp()\n\n\n"
         "@app.route(route='hi')\ndef hi(req: func.HttpRequest) -> func.HttpResponse:\n"
         "    return func.HttpResponse('hi')\n")
-    (tmp_path / "app.zip").write_bytes(b"previous package")
+    previous = b"PK\x05\x06" + bytes(18)  # an earlier package (an empty zip)
+    (tmp_path / "app.zip").write_bytes(previous)
     code, _, err = run()
     assert code == 3
     assert "ModuleNotFoundError" in err and "PyYAML" in err
     # Packaging ran alongside the check, but nothing replaced the old file or was left behind.
-    assert (tmp_path / "app.zip").read_bytes() == b"previous package"
+    assert (tmp_path / "app.zip").read_bytes() == previous
     assert not list(tmp_path.glob(".app.zip*"))
     code, _, err = run("--no-preflight")
     assert code == 0, err

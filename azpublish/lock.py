@@ -30,7 +30,7 @@ from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from azpublish import __version__
-from azpublish.build.container import ContainerEngine
+from azpublish.builders.container import ContainerEngine
 from azpublish.distributions import dependency_closure
 from azpublish.errors import BuildError
 from azpublish.lock_input import INPUT_FILE as INPUT_FILE  # re-exported: lock_cli, pipeline

@@ -110,7 +110,7 @@ class PackageMemo:
     def for_app(cls, app_root: Path, cache_root: Path | None = None) -> PackageMemo:
         """``<cache root>/packages/<sha256 of the app root's absolute path>``."""
         # Imported here: the build package is heavy, and the zip writer should not load it.
-        from azpublish.build.cache import default_cache_root
+        from azpublish.builders.cache import default_cache_root
 
         digest = hashlib.sha256(os.fsencode(Path(app_root).resolve())).hexdigest()
         return cls((cache_root or default_cache_root()) / "packages" / digest)

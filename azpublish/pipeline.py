@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from azpublish import __version__
-from azpublish.build import SITE_PACKAGES, IndexedFunction, make_builder
+from azpublish.builders import SITE_PACKAGES, IndexedFunction, make_builder
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 from azpublish.ignore import FileEntry, Selection, select_files
 from azpublish.listing import ignored_json, json_name, quote_path, rule_text

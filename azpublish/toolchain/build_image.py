@@ -33,7 +33,7 @@ from azpublish.toolchain.sources import PackageSources
 
 # Shipped inside the package (a link to the top-level Dockerfile.build of the repository), so
 # a non-editable install, such as the GitHub Action's, finds it too.
-DOCKERFILE = Path(__file__).resolve().parent.parent / "build" / "Dockerfile.build"
+DOCKERFILE = Path(__file__).resolve().parent.parent / "builders" / "Dockerfile.build"
 IMAGE_REPOSITORY = "azpublish-build"
 LABEL_HASH = "org.azpublish.dockerfile-sha256"
 LABEL_PIP = "org.azpublish.pip-version"

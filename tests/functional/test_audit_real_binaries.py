@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.build.audit import audit_tree, raise_for_findings, warning_summary
+from azpublish.builders.audit import audit_tree, raise_for_findings, warning_summary
 from azpublish.errors import AuditError, ExitCode
 from azpublish.runtime import Target
 from tests import binaries

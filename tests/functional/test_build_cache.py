@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.build.cache import (
+from azpublish.builders.cache import (
     CACHE_DIR_VARIABLE,
     BuildCache,
     CacheKey,
@@ -19,7 +19,7 @@ from azpublish.build.cache import (
     default_cache_root,
     materialize,
 )
-from azpublish.build.engine import InstallRequest
+from azpublish.builders.engine import InstallRequest
 from azpublish.runtime import Target
 
 PASSWORD = "Very-Secret-Pw-4821"

@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 
-from azpublish.build.container import ContainerEngine
-from azpublish.build.engine import Installer, InstallRequest
-from azpublish.build.preflight import PreflightResult, run_preflight
-from azpublish.build.wheels import WheelsEngine
+from azpublish.builders.container import ContainerEngine
+from azpublish.builders.engine import Installer, InstallRequest
+from azpublish.builders.preflight import PreflightResult, run_preflight
+from azpublish.builders.wheels import WheelsEngine
 from azpublish.errors import BuildError, ExitCode
 from azpublish.runtime import Target, find_python
 from tests.integration.docker_support import container_engines, docker_client  # noqa: F401

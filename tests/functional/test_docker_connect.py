@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.build.container import connect
+from azpublish.builders.container import connect
 from azpublish.errors import BuildError
 
 # A stand-in daemon in a process of its own, so that only this process's descriptors are

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.build.preflight import (
+from azpublish.builders.preflight import (
     NATIVE_FIX,
     NO_FUNCTIONS_FIX,
     PreflightResult,

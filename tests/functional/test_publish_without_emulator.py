@@ -70,14 +70,14 @@ def test_a_custom_build_with_its_import_check_needs_no_emulator(tmp_path: Path) 
     assert code == 0, err
     assert out.is_file()
     assert "host python" in err  # the check ran, on the host
-    assert "azpublish.pipeline" in loaded and "azpublish.build.preflight" in loaded
+    assert "azpublish.pipeline" in loaded and "azpublish.builders.preflight" in loaded
     assert not [name for name in loaded if name.startswith("azpublish.emulator")]
 
 
 def test_the_deploy_modules_import_without_the_emulator() -> None:
     probe = ("import sys\n"
              "import azpublish.pipeline, azpublish.deploy.executor, azpublish.deploy.target\n"
-             "import azpublish.build.local, azpublish.build.preflight, azpublish.lock\n"
+             "import azpublish.builders.local, azpublish.builders.preflight, azpublish.lock\n"
              "print(sorted(m for m in sys.modules if m.startswith(('azpublish.emulator', "
              "'starlette', 'uvicorn'))))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.build.audit import audit_tree
-from azpublish.build.availability import find_missing
-from azpublish.build.engine import Installer, InstallRequest
-from azpublish.build.wheels import WheelsEngine
+from azpublish.builders.audit import audit_tree
+from azpublish.builders.availability import find_missing
+from azpublish.builders.engine import Installer, InstallRequest
+from azpublish.builders.wheels import WheelsEngine
 from azpublish.errors import BuildError
 from azpublish.runtime import Target
 from azpublish.toolchain.installers import find_uv

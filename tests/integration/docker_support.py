@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from azpublish.build.container import ContainerEngine
+from azpublish.builders.container import ContainerEngine
 from azpublish.runtime import Target
 
 # Target Python -> the base image provision-docker.sh debootstraps for it.
@@ -25,7 +25,7 @@ PROVISION = "run `sudo bash scripts/test-setup.sh` (make test runs it)"
 def docker_client() -> Iterator[Any]:
     import docker.errors
 
-    from azpublish.build.container import connect
+    from azpublish.builders.container import connect
     from azpublish.errors import BuildError
 
     try:
@@ -62,7 +62,7 @@ def build_images() -> None:
     """Build (or find, by tag) the build image of every target: ``scripts/test-setup.sh`` runs
     this so the image's own downloads (Debian packages, pip and uv) happen in set-up, where
     the package clients may reach their registries, and never inside a test."""
-    from azpublish.build.container import connect
+    from azpublish.builders.container import connect
 
     client = connect()
     try:

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from azpublish.build.audit import audit_tree, errors_of
-from azpublish.build.container import ContainerEngine
-from azpublish.build.engine import Installer, InstallRequest
+from azpublish.builders.audit import audit_tree, errors_of
+from azpublish.builders.container import ContainerEngine
+from azpublish.builders.engine import Installer, InstallRequest
 from azpublish.errors import BuildError, ExitCode
 from azpublish.runtime import Target
 from tests.integration.docker_support import container_engines, docker_client  # noqa: F401

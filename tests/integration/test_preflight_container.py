@@ -11,8 +11,8 @@ from typing import Any, Literal
 
 import pytest
 
-from azpublish.build.container import ContainerEngine
-from azpublish.build.preflight import (
+from azpublish.builders.container import ContainerEngine
+from azpublish.builders.preflight import (
     NATIVE_FIX,
     PreflightResult,
     raise_for_preflight,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from azpublish.build.audit import (
+from azpublish.builders.audit import (
     FIX,
     WARNING_REASON,
     Finding,
@@ -102,7 +102,7 @@ def test_links_are_audited_as_what_they_point_to(tmp_path: Path) -> None:
 AUDIT_AS_ANYONE = """
 import json, sys
 from pathlib import Path
-from azpublish.build.audit import audit_tree
+from azpublish.builders.audit import audit_tree
 from azpublish.runtime import Target
 print(json.dumps([[f.path, f.problem] for f in audit_tree(Path(sys.argv[1]), Target("3.11"))]))
 """

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from azpublish.build.cache import cache_key
-from azpublish.build.engine import InstallRequest
+from azpublish.builders.cache import cache_key
+from azpublish.builders.engine import InstallRequest
 from azpublish.runtime import Target
 
 SECRET_URL = "https://reader:s3cret-pass-word@127.0.0.1:9/simple/"

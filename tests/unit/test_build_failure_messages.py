@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from azpublish.build import module_hints
-from azpublish.build.availability import (
+from azpublish.builders import module_hints
+from azpublish.builders.availability import (
     Inventory,
     Missing,
     explain,
@@ -22,8 +22,8 @@ from azpublish.build.availability import (
     find_missing,
     parse_inventory,
 )
-from azpublish.build.preflight import missing_module_fix
-from azpublish.build.wheels import FIX_NATIVE
+from azpublish.builders.preflight import missing_module_fix
+from azpublish.builders.wheels import FIX_NATIVE
 from azpublish.runtime import Target
 from azpublish.toolchain.platform_tags import target_tags
 

@@ -15,8 +15,8 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from azpublish.build.cache import cache_key
-from azpublish.build.engine import InstallRequest
+from azpublish.builders.cache import cache_key
+from azpublish.builders.engine import InstallRequest
 from azpublish.errors import BuildError
 from azpublish.redact import redact
 from azpublish.runtime import Target

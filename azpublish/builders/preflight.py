@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
-from azpublish.build import module_hints
+from azpublish.builders import module_hints
 from azpublish.errors import BuildError
 from azpublish.local_settings import masked
 from azpublish.redact import redact

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from azpublish.build import (
+from azpublish.builders import (
     PACKAGES_DIR,
     SITE_PACKAGES,
     BuildResult,
@@ -21,10 +21,10 @@ from azpublish.build import (
     audit_folder,
     exclude_packages,
 )
-from azpublish.build.cache import BuildCache, cache_key, materialize
-from azpublish.build.container import ContainerEngine
-from azpublish.build.engine import Engine, Installer, InstallRequest
-from azpublish.build.wheels import WheelsEngine
+from azpublish.builders.cache import BuildCache, cache_key, materialize
+from azpublish.builders.container import ContainerEngine
+from azpublish.builders.engine import Engine, Installer, InstallRequest
+from azpublish.builders.wheels import WheelsEngine
 from azpublish.ignore import Overlay
 from azpublish.local_settings import read_local_settings
 from azpublish.project import Project
@@ -158,7 +158,7 @@ def check_imports(project: Project, wwwroot: Path, target: Target, report: Repor
     In the build container when there is one (a custom build asks whether a daemon answers,
     unless --engine wheels), else with a host interpreter of the target version.
     """
-    from azpublish.build.preflight import raise_for_preflight, run_preflight
+    from azpublish.builders.preflight import raise_for_preflight, run_preflight
 
     image = runner = None
     if isinstance(engine, ContainerEngine):  # the local build just used it: failures are real

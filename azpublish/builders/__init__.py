@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from azpublish.build.audit import audit_tree, raise_for_findings, warning_summary
+from azpublish.builders.audit import audit_tree, raise_for_findings, warning_summary
 from azpublish.ignore import Overlay
 from azpublish.project import Project
 from azpublish.report import Reporter
@@ -63,9 +63,9 @@ class Builder(Protocol):
 
 
 def make_builder(settings: Settings) -> Builder:
-    from azpublish.build.custom import CustomBuilder
-    from azpublish.build.local import LocalBuilder, LocalOptions
-    from azpublish.build.remote import RemoteBuilder
+    from azpublish.builders.custom import CustomBuilder
+    from azpublish.builders.local import LocalBuilder, LocalOptions
+    from azpublish.builders.remote import RemoteBuilder
 
     options = LocalOptions(
         settings.engine, settings.installer, settings.base_image, settings.build_image,

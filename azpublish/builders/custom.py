@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from azpublish.build import PACKAGES_DIR, SITE_PACKAGES, BuildResult, audit_folder
-from azpublish.build.local import LocalOptions, check_imports
+from azpublish.builders import PACKAGES_DIR, SITE_PACKAGES, BuildResult, audit_folder
+from azpublish.builders.local import LocalOptions, check_imports
 from azpublish.project import Project
 from azpublish.report import Reporter
 from azpublish.runtime import Target

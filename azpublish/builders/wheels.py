@@ -23,9 +23,15 @@ from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
-from azpublish.build import module_hints
-from azpublish.build.availability import Inventory, Missing, explain, find_missing, parse_inventory
-from azpublish.build.engine import InstallRequest
+from azpublish.builders import module_hints
+from azpublish.builders.availability import (
+    Inventory,
+    Missing,
+    explain,
+    find_missing,
+    parse_inventory,
+)
+from azpublish.builders.engine import InstallRequest
 from azpublish.errors import BuildError
 from azpublish.toolchain import installers
 from azpublish.toolchain.host_process import run_captured, run_streamed

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from azpublish.build.engine import InstallRequest
+from azpublish.builders.engine import InstallRequest
 from azpublish.errors import BuildError
 from azpublish.requirements import logical_lines
 from azpublish.staging import link_or_copy

@@ -27,7 +27,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from azpublish.build import module_hints
+from azpublish.builders import module_hints
 from azpublish.errors import AzPublishError, BuildError
 from azpublish.redact import redact
 from azpublish.requirements import RequirementLine, read_requirements

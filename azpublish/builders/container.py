@@ -14,14 +14,14 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from azpublish.build.availability import (
+from azpublish.builders.availability import (
     build_failed,
     find_build_failure,
     find_missing,
     where_listed,
 )
-from azpublish.build.engine import InstallRequest
-from azpublish.build.wheels import WheelsEngine
+from azpublish.builders.engine import InstallRequest
+from azpublish.builders.wheels import WheelsEngine
 from azpublish.errors import BuildError
 from azpublish.runtime import Target
 from azpublish.toolchain import installers

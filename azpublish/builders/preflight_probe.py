@@ -1,6 +1,6 @@
 """The preflight probe: imports a function app the way the Azure Python worker does, and reports.
 
-Run by ``azpublish.build.preflight`` in the target's interpreter (in a container, or a host
+Run by ``azpublish.builders.preflight`` in the target's interpreter (in a container, or a host
 interpreter of the same version) as ``python -I -S -B preflight_probe.py CONFIG_JSON``: isolated
 and without ``site``, so the app sees only what the worker gives it. ``sys.path`` becomes
 wwwroot, ``wwwroot/.python_packages/lib/site-packages``, the standard library, then the

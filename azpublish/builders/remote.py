@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from azpublish.build import PACKAGES_DIR, BuildResult, exclude_packages
+from azpublish.builders import PACKAGES_DIR, BuildResult, exclude_packages
 from azpublish.project import Project
 from azpublish.report import Reporter
 from azpublish.runtime import Target

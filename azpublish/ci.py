@@ -19,9 +19,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from azpublish.redact import redact
+from azpublish.run_report import RunReport
 
 Level = Literal["error", "warning"]
 
@@ -90,23 +91,22 @@ class CiSystem(ABC):
     def group_end(self) -> list[str]: ...
 
     @abstractmethod
-    def finish(self, document: Mapping[str, Any], exit_code: int) -> list[str]:
-        """Outputs, summary and result for the finished run; ``document`` is the JSON report."""
+    def finish(self, run: RunReport, warnings: list[str], exit_code: int) -> list[str]:
+        """Outputs, summary and result for the finished run."""
 
 
 # -- what both systems publish ----------------------------------------------------------------
 
 
-def outputs(document: Mapping[str, Any]) -> dict[str, str]:
+def outputs(run: RunReport) -> dict[str, str]:
     """The four step outputs, by their GitHub names; empty when the run did not get that far."""
-    deployment = document.get("deployment") or {}
-    package = document.get("package") or {}
-    functions = [{"name": f.get("name"), "trigger": f.get("trigger"),
-                  "invoke_url": f.get("invoke_url")} for f in document.get("functions") or []]
+    deployment = run.deployment
+    functions = [{"name": f.name, "trigger": f.trigger, "invoke_url": f.invoke_url}
+                 for f in run.functions]
     return {
-        "app-url": str(deployment.get("url") or ""),
-        "deployment-id": str(deployment.get("deployment_id") or ""),
-        "package-sha256": str(package.get("sha256") or ""),
+        "app-url": deployment.url if deployment else "",
+        "deployment-id": (deployment.result.deployment_id or "") if deployment else "",
+        "package-sha256": run.package.sha256 if run.package else "",
         "functions": json.dumps(functions, separators=(",", ":")),
     }
 
@@ -124,64 +124,57 @@ def _cell(value: object) -> str:
     return str(value).replace("\r", " ").replace("\n", " ").replace("|", "\\|")
 
 
-def summary_markdown(document: Mapping[str, Any], exit_code: int, largest: int = 10) -> str:
+def summary_markdown(run: RunReport, warnings: list[str], exit_code: int,
+                     largest: int = 10) -> str:
     """The step summary: what was built and deployed, or what failed; redacted."""
-    deployment = document.get("deployment") or {}
-    package = document.get("package")
-    build = document.get("build") or {}
-    cache = document.get("cache") or {}
-    app = deployment.get("app")
+    deployment, package = run.deployment, run.package
+    app = deployment.app if deployment else None
     lines: list[str] = []
     if exit_code == 0:
-        lines.append(f"### azpublish: published {app}" if app and not document.get("dry_run")
+        lines.append(f"### azpublish: published {app}" if app and run.dry_run is None
                      else "### azpublish: done")
     else:
-        stage = document.get("failed_stage")
+        stage = run.failed_stage
         lines.append(f"### azpublish: failed (exit {exit_code})"
                      + (f" in stage {stage}" if stage else ""))
     lines += ["", "| | |", "|---|---|"]
-    if build:
-        mode = build.get("mode", "")
-        python = build.get("python_version", "")
-        lines.append(f"| build | {_cell(mode)} (Python {_cell(python)}) |")
-    if cache:
-        lines.append(f"| dependency cache | {'hit' if cache.get('hit') else 'miss'} |")
+    if run.build:
+        lines.append(f"| build | {_cell(run.build.mode)} (Python "
+                     f"{_cell(run.build.python_version)}) |")
+    if run.cache:
+        lines.append(f"| dependency cache | {'hit' if run.cache.hit else 'miss'} |")
     if package:
-        lines.append(f"| package | {_cell(package.get('file_count'))} files, "
-                     f"{_human_size(int(package.get('size') or 0))} |")
-        lines.append(f"| sha256 | `{_cell(package.get('sha256'))}` |")
+        lines.append(f"| package | {_cell(package.file_count)} files, "
+                     f"{_human_size(package.size)} |")
+        lines.append(f"| sha256 | `{_cell(package.sha256)}` |")
     if deployment:
+        result = deployment.result
         lines.append(f"| app | {_cell(app)} |")
-        if deployment.get("url"):
-            lines.append(f"| app URL | {_cell(deployment['url'])} |")
-        status = deployment.get("status", "")
-        if deployment.get("skipped"):
+        if deployment.url:
+            lines.append(f"| app URL | {_cell(deployment.url)} |")
+        status = result.status
+        if result.skipped:
             status = f"{status} (unchanged package, not deployed again)"
-        lines.append(f"| deployment | {_cell(deployment.get('deployment_id') or '-')}: "
-                     f"{_cell(status)} |")
-    if package and package.get("largest"):
+        lines.append(f"| deployment | {_cell(result.deployment_id or '-')}: {_cell(status)} |")
+    if package and package.largest:
         lines += ["", "#### Largest entries", "", "| entry | size | compressed |", "|---|--:|--:|"]
-        for entry in package["largest"][:largest]:
-            lines.append(f"| `{_cell(entry.get('name'))}` | "
-                         f"{_human_size(int(entry.get('uncompressed') or 0))} | "
-                         f"{_human_size(int(entry.get('compressed') or 0))} |")
-    functions = document.get("functions") or []
-    if functions:
+        for entry in package.largest[:largest]:
+            lines.append(f"| `{_cell(entry.name)}` | {_human_size(entry.uncompressed)} | "
+                         f"{_human_size(entry.compressed)} |")
+    if run.functions:
         lines += ["", "#### Functions", "", "| function | trigger | invoke URL |", "|---|---|---|"]
-        for function in functions:
-            lines.append(f"| {_cell(function.get('name'))} | {_cell(function.get('trigger'))} | "
-                         f"{_cell(function.get('invoke_url') or '')} |")
-    warnings = document.get("warnings") or []
+        for function in run.functions:
+            lines.append(f"| {_cell(function.name)} | {_cell(function.trigger)} | "
+                         f"{_cell(function.invoke_url or '')} |")
     if warnings:
         lines += ["", "#### Warnings", ""] + [f"- {_cell(w)}" for w in warnings]
-    error = document.get("error")
+    error = run.error
     if error:
         lines += ["", "#### Error", "", "```text"]
-        head = f"{error.get('where')}: {error.get('message')}" if error.get("where") \
-            else str(error.get("message"))
+        head = f"{error.where}: {error.message}" if error.where else error.message
         lines.append(head.replace("```", "'''"))
-        if error.get("hint"):
-            lines.append(f"hint: {error['hint']}".replace("```", "'''"))
+        if error.hint:
+            lines.append(f"hint: {error.hint}".replace("```", "'''"))
         lines.append("```")
     return redact("\n".join(lines)) + "\n"
 
@@ -223,14 +216,14 @@ class GitHubActions(CiSystem):
     def group_end(self) -> list[str]:
         return ["::endgroup::"]
 
-    def finish(self, document: Mapping[str, Any], exit_code: int) -> list[str]:
+    def finish(self, run: RunReport, warnings: list[str], exit_code: int) -> list[str]:
         output_file = self.environ.get("GITHUB_OUTPUT")
         if output_file:
             _append(output_file, (_github_output(name, redact(value))
-                                  for name, value in outputs(document).items()))
+                                  for name, value in outputs(run).items()))
         summary_file = self.environ.get("GITHUB_STEP_SUMMARY")
         if summary_file:
-            _append(summary_file, [summary_markdown(document, exit_code)])
+            _append(summary_file, [summary_markdown(run, warnings, exit_code)])
         return []
 
 
@@ -286,12 +279,12 @@ class AzurePipelines(CiSystem):
     def group_end(self) -> list[str]:
         return ["##[endgroup]"]
 
-    def finish(self, document: Mapping[str, Any], exit_code: int) -> list[str]:
+    def finish(self, run: RunReport, warnings: list[str], exit_code: int) -> list[str]:
         lines = [f"##vso[task.setvariable variable={AZURE_VARIABLES[name]};isOutput=true]"
-                 f"{azure_data(redact(value))}" for name, value in outputs(document).items()]
+                 f"{azure_data(redact(value))}" for name, value in outputs(run).items()]
         if exit_code != 0:
-            error = document.get("error") or {}
-            message = str(error.get("message") or f"azpublish failed with exit code {exit_code}")
+            message = (run.error.message if run.error
+                       else f"azpublish failed with exit code {exit_code}")
             lines.append(f"##vso[task.complete result=Failed;]{azure_data(redact(message))}")
         return lines
 

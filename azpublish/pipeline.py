@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,13 @@ from azpublish.package import PackageMemo, PackageReport, check_selection, write
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
 from azpublish.requirements import check_buildable, packaged_copies
+from azpublish.run_report import (
+    BuildFacts,
+    DeploymentFacts,
+    DryRunFacts,
+    FunctionFacts,
+    ProjectFacts,
+)
 from azpublish.runtime import DEFAULT_PYTHON, Target
 from azpublish.settings import BuildMode, Settings
 from azpublish.staging import stage_entries
@@ -39,11 +46,11 @@ LARGEST_SHOWN = 10
 
 @contextmanager
 def stage(name: str, report: Reporter) -> Iterator[None]:
-    report.data["stage"] = name
+    report.run.stage = name
     try:
         yield
     except AzPublishError:
-        report.data["failed_stage"] = name
+        report.run.failed_stage = name
         raise
 
 
@@ -84,7 +91,7 @@ def publish(settings: Settings, report: Reporter) -> int:
     python = (deploy_target.python_version if deploy_target
               else settings.python_version or DEFAULT_PYTHON)
     target = Target(python)
-    report.data["build"] = {"mode": builder.mode, "python_version": target.python_version}
+    report.run.build = BuildFacts(builder.mode, target.python_version)
     # The run's workspace: what the build produces and the staged wwwroot live here, never in
     # the project, and go when the run ends, however it ends.
     with tempfile.TemporaryDirectory(prefix="azpublish-") as scratch:
@@ -161,14 +168,10 @@ def deploy(target: DeployTarget, mode: BuildMode, package: PackageReport, settin
     stamp = next(s.stamp() for s in plan.steps if isinstance(s, CheckUnchanged))
     message = f"azpublish {__version__} {stamp} id={uuid.uuid4()}"
     executor = Executor(target, report, package.path, message, force=settings.force)
-    try:
-        result = executor.run(plan)
-    finally:
-        report.data["deployment"] = {"app": str(target.ref),
-                                     "url": f"https://{target.site.default_host}",
-                                     **asdict(executor.result)}
-    if result.functions:
-        report.data["functions"] = result.functions
+    # The record is the executor's own, so the report shows how far it got however it ends.
+    report.run.deployment = DeploymentFacts(str(target.ref), f"https://{target.site.default_host}",
+                                            executor.result)
+    executor.run(plan)
 
 
 def check_lock(root: Path, settings: Settings, report: Reporter) -> None:
@@ -210,13 +213,10 @@ def check_dependencies_declared(project: Project) -> None:
 def describe_project(project: Project, report: Reporter) -> None:
     for warning in project.warnings:
         report.warn(warning)
-    report.data["project"] = {
-        "root": str(project.root),
-        "model": project.model,
-        "functions": [{"name": f.name, "trigger": f.trigger, "script": f.script}
-                      for f in project.functions],
-        "requirement_files": [str(p) for p in project.requirements.files],
-    }
+    report.run.project = ProjectFacts(
+        str(project.root), project.model,
+        [FunctionFacts(f.name, f.trigger, f.script) for f in project.functions],
+        [str(p) for p in project.requirements.files])
     names = ", ".join(f.name for f in project.functions) or "found when the host indexes the app"
     report.detail(f"function app {project.root} (model {project.model}); functions: {names}")
 
@@ -227,14 +227,14 @@ def print_listing(selection: Selection, settings: Settings, report: Reporter) ->
     if settings.list_included_files:
         paths = [entry.archive_path for entry in selection.included]
         if settings.json:
-            report.data["listing"] = [json_name(path) for path in paths]
+            report.run.listing = [json_name(path) for path in paths]
         elif settings.null:
             report.null_records((path,) for path in paths)
         else:
             for path in paths:
                 report.line(quote_path(path))
     elif settings.json:
-        report.data["listing"] = [ignored_json(ignored) for ignored in selection.ignored]
+        report.run.listing = [ignored_json(ignored) for ignored in selection.ignored]
     elif settings.null:  # like `git check-ignore -z -v`: a NUL between fields, and after each
         report.null_records((ignored.path, rule_text(ignored.rule))
                             for ignored in selection.ignored)
@@ -253,8 +253,8 @@ def describe_dry_run(selection: Selection, settings: Settings, report: Reporter)
         # The limit is on the zip, known only once compressed: say so rather than guess.
         report.warn(f"the files are {human_size(total)} uncompressed, over --max-package-size "
                     f"{human_size(limit)}: packaging fails unless they compress below it")
-    report.data["dry_run"] = {"file_count": len(selection.included), "uncompressed_size": total,
-                              "files": [entry.archive_path for entry in selection.included]}
+    report.run.dry_run = DryRunFacts(len(selection.included), total,
+                                     [entry.archive_path for entry in selection.included])
 
 
 def package_while_checking(selection: Selection, destination: Path, root: Path,
@@ -314,10 +314,11 @@ def with_copies(selection: Selection, copies: Mapping[Path, Path]) -> Selection:
 def describe_indexed(indexed: tuple[IndexedFunction, ...], report: Reporter) -> None:
     """The functions as the import check found them: what discovery cannot see by reading
     (blueprints, schedules, MCP tools, re-exported entry points) is listed too."""
-    described = report.data["project"]
-    scripts = {f["name"]: f["script"] for f in described["functions"]}
-    described["functions"] = [{"name": f.name, "trigger": f.trigger,
-                               "script": scripts.get(f.name)} for f in indexed]
+    described = report.run.project
+    assert described is not None, "the project is described before it is built"
+    scripts = {f.name: f.script for f in described.functions}
+    described.functions = [FunctionFacts(f.name, f.trigger, scripts.get(f.name))
+                           for f in indexed]
     report.detail(f"the import check indexed {len(indexed)} functions:")
     for function in indexed:
         report.detail(f"    {function.name} - [{function.trigger or 'trigger unknown'}]")
@@ -331,4 +332,4 @@ def describe_package(package: PackageReport, report: Reporter) -> None:
     rows = [(e.name, human_size(e.uncompressed), human_size(e.compressed))
             for e in package.largest[:LARGEST_SHOWN]]
     report.table("largest entries", ("entry", "size", "compressed"), rows)
-    report.data["package"] = {**asdict(package), "path": str(package.path)}
+    report.run.package = package

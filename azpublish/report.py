@@ -22,6 +22,7 @@ from rich.table import Table
 from azpublish.ci import CiSystem, Level, detect, locate
 from azpublish.errors import AzPublishError, OutputError
 from azpublish.redact import redact, secrets_snapshot
+from azpublish.run_report import ErrorFacts, RunReport
 
 # Stages whose output is long (pip's, the deployment log): folded into a group in CI logs.
 GROUPED_STAGES = {"build": "build", "deploy": "deploy (deployment log)"}
@@ -49,7 +50,7 @@ class Reporter:
     verbose: bool = False
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
-    data: dict[str, Any] = field(default_factory=dict)
+    run: RunReport = field(default_factory=RunReport)  # what the run found and did
     warnings: list[str] = field(default_factory=list)
     ci: CiSystem | None = field(default_factory=lambda: detect(os.environ))
 
@@ -73,7 +74,7 @@ class Reporter:
         for secret in sorted(new):
             self._ci(self.ci.mask(secret))
         self._masked |= new
-        stage = None if close_group else GROUPED_STAGES.get(str(self.data.get("stage")))
+        stage = None if close_group else GROUPED_STAGES.get(str(self.run.stage))
         if stage != self._group:
             if self._group is not None:
                 self._ci(self.ci.group_end())
@@ -84,7 +85,7 @@ class Reporter:
     def _annotate(self, level: Level, message: str, where: str | None) -> None:
         if self.ci is None:
             return
-        root = (self.data.get("project") or {}).get("root")
+        root = self.run.project.root if self.run.project else None
         location = locate(where, project_root=root, checkout=self.ci.checkout)
         if where and location is None:  # not a file: the text keeps it
             message = f"{where}: {message}"
@@ -108,8 +109,7 @@ class Reporter:
         self._ci_prelude(close_group=True)
         self._annotate("error", exc.what + (f"\nhint: {exc.fix}" if exc.fix else ""), exc.where)
         self.console.print(f"error: {exc.render()}", style="bold red", markup=False)
-        self.data["error"] = {"message": exc.what, "where": exc.where, "hint": exc.fix,
-                              "exit_code": int(exc.exit_code)}
+        self.run.error = ErrorFacts(exc.what, exc.where, exc.fix, int(exc.exit_code))
 
     def line(self, text: str) -> None:
         """Machine-readable output (listings) on stdout."""
@@ -176,11 +176,11 @@ class Reporter:
             yield lambda n: bar.update(task, completed=n)
 
     def finish(self, exit_code: int) -> None:
-        document = {**self.data, "warnings": self.warnings, "exit_code": exit_code}
         if self.ci is not None:
             self._ci_prelude(close_group=True)
-            self._ci(self.ci.finish(json.loads(json.dumps(document, default=str)), exit_code))
+            self._ci(self.ci.finish(self.run, self.warnings, exit_code))
         if not self.json_mode:
             return
+        document = self.run.document(self.warnings, exit_code)
         self.out(redact(json.dumps(document, indent=2, sort_keys=True, default=str)) + "\n",
                  flush=True)

@@ -30,6 +30,7 @@ from azpublish.local_settings import read_local_settings
 from azpublish.project import Project
 from azpublish.report import Reporter
 from azpublish.requirements import mirror_without_left_out
+from azpublish.run_report import CacheFacts, PreflightFacts
 from azpublish.runtime import Target
 from azpublish.toolchain.engine_choice import EngineChoice, choose_engine
 
@@ -108,8 +109,7 @@ class LocalBuilder:
         state = "hit" if hit else ("rebuilt (--no-cache)" if self.options.no_cache else "miss")
         report.info(f"dependency cache {state}: {key.digest[:12]}; packaged as "
                     f"{SITE_PACKAGES}")
-        report.data["cache"] = {"hit": hit, "key": key.digest, "engine": engine.name,
-                                "installer": installer}
+        report.run.cache = CacheFacts(hit, key.digest, engine.name, installer)
         overlay = Overlay(SITE_PACKAGES, site_packages, "--build local")
         return self.result(project, target, report, engine, (overlay,))
 
@@ -184,7 +184,7 @@ def check_imports(project: Project, wwwroot: Path, target: Target, report: Repor
                     "every cold start, before the first call")
     names = ", ".join(result.functions) or "none listed"
     report.info(f"import check passed ({result.runner}): {names}")
-    report.data["preflight"] = {"runner": result.runner, "functions": list(result.functions)}
+    report.run.preflight = PreflightFacts(result.runner, list(result.functions))
     return tuple(IndexedFunction(name, result.triggers.get(name, ""))
                  for name in result.functions)
 

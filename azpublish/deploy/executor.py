@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -35,6 +34,7 @@ from azpublish.deploy.target import DeployTarget
 from azpublish.errors import AzPublishError, DeployError, VerificationError
 from azpublish.redact import redact
 from azpublish.report import Reporter
+from azpublish.run_report import DeployResult, ListedFunction, VerifyFacts
 
 DEPLOYER = "azpublish"
 SETTINGS_POLL_INTERVAL = 5.0
@@ -66,26 +66,12 @@ def _tag_names(tag: str, stamp: str, deployment_id: str) -> bool:
             and _stamped(tag, stamp))
 
 
-@dataclass
-class DeployResult:
-    deployment_id: str | None = None
-    status: str = "not started"
-    skipped: bool = False
-    functions: list[dict[str, Any]] = field(default_factory=list)
-    settings_changed: bool = False
-    settings_restored: bool = False  # --restore-settings put back what this publish changed
-    missing: list[str] = field(default_factory=list)  # declared but not indexed
-    # What the host says about them (and about itself): {"name" (None: the host), "error",
-    # "detail"}.
-    load_errors: list[dict[str, str | None]] = field(default_factory=list)
-
-
 def describe_plan(plan: DeployPlan, report: Reporter) -> None:
     report.info("plan:")
     described = plan.describe()
     for number, line in enumerate(described, start=1):
         report.info(f"  {number}. {line}")
-    report.data["plan"] = described
+    report.run.plan = described
 
 
 class Executor:
@@ -307,8 +293,7 @@ class Executor:
                 self.report.info(f"waiting for the host to index {wanted} ({waited:.0f} s of at "
                                  f"most {step.wait:.0f} s; --index-timeout)")
             self.sleep(max(0.0, min(INDEX_POLL_INTERVAL, step.wait - waited)))
-        self.result.functions = [{"name": f.name, "trigger": f.trigger,
-                                  "invoke_url": f.invoke_url, "disabled": f.disabled}
+        self.result.functions = [ListedFunction(f.name, f.trigger, f.invoke_url, f.disabled)
                                  for f in functions]
         self.report.info(f"Functions in {self.target.ref.name}:")
         for function in functions:
@@ -381,7 +366,7 @@ class Executor:
                                     fix="look at the function's logs; the deployment itself "
                                     "succeeded")
         self.report.info(f"verified: GET {redact(url)} answered {response.status_code}")
-        self.report.data["verify"] = {"url": redact(url), "status": response.status_code}
+        self.report.run.verify = VerifyFacts(redact(url), response.status_code)
 
     # -- helpers --------------------------------------------------------------------------------
 

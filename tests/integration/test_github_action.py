@@ -23,6 +23,7 @@ import pytest
 import yaml
 
 from azpublish.ci import outputs as cli_outputs
+from azpublish.run_report import RunReport
 from azpublish.settings import OPTIONS
 from tests.integration.conftest import RunningEmulator
 
@@ -149,7 +150,7 @@ def test_action_schema() -> None:
         assert spec.get("description"), name
         assert f"inputs.{name} " in text or f"inputs.{name}}}" in text, f"{name} is never used"
     # The outputs are what the CLI writes, wired to the step that runs it.
-    assert set(action["outputs"]) == set(cli_outputs({}))
+    assert set(action["outputs"]) == set(cli_outputs(RunReport()))
     ids = {step.get("id") for step in steps}
     for name, spec in action["outputs"].items():
         assert spec.get("description"), name

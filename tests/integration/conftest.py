@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -31,6 +32,7 @@ from tests.integration.pypi_index import private_index  # noqa: F401
 
 HOST_JSON = json.dumps({"version": "2.0"})
 # A minimal model-v2 app with one anonymous HTTP function answering "hello".
+EXAMPLE_HELLO = Path(__file__).parents[2] / "examples" / "hello"
 HELLO = '''
 import azure.functions as func
 
@@ -366,6 +368,14 @@ def emulator(emulators: EmulatorFactory) -> RunningEmulator:
     """The emulator as a client meets App Service: host names (``<app>.scm...``), or the
     scheme ``AZPUBLISH_TEST_URL_SCHEME`` names (``path``: the whole suite over the fallback)."""
     return emulators(os.environ.get("AZPUBLISH_TEST_URL_SCHEME", "hostnames"))
+
+
+@pytest.fixture
+def hello(tmp_path: Path) -> Path:
+    """A copy of the repository's examples/hello, the app the README publishes."""
+    root = tmp_path / "hello"
+    shutil.copytree(EXAMPLE_HELLO, root)
+    return root
 
 
 Run = Callable[..., tuple[int, str, str]]  # azpublish's CLI in-process: (exit code, out, err)

@@ -21,7 +21,6 @@ from tests.integration.pypi_index import PrivateIndex
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "hello"
 
 
 @pytest.fixture(scope="module", params=["hostnames", "path"])
@@ -29,12 +28,6 @@ def emulator(request: pytest.FixtureRequest, emulators: EmulatorFactory) -> Runn
     """Every publish here runs over App Service host names and over the path-prefix fallback."""
     return emulators(request.param)
 
-
-@pytest.fixture
-def hello(tmp_path: Path) -> Path:
-    root = tmp_path / "hello"
-    shutil.copytree(EXAMPLE, root)
-    return root
 
 
 def write_v1_app(root: Path, body: str = "v1 says hi") -> Path:

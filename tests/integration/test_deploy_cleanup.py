@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -15,24 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import EmulatorFactory, Run, RunningEmulator
+from tests.integration.conftest import Run, RunningEmulator
 from tests.integration.pypi_index import PrivateIndex
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "hello"
 
-
-@pytest.fixture(scope="module")
-def emulator(emulators: EmulatorFactory) -> RunningEmulator:
-    return emulators("hostnames")
-
-
-@pytest.fixture
-def hello(tmp_path: Path) -> Path:
-    root = tmp_path / "hello"
-    shutil.copytree(EXAMPLE, root)
-    return root
 
 
 def settings_of(emulator: RunningEmulator, app: str) -> dict[str, str]:

@@ -3,29 +3,16 @@ Retry-After, another deployment holding the app, retries after a 503."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import EmulatorFactory, Run, RunningEmulator
+from tests.integration.conftest import Run, RunningEmulator
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "hello"
 
-
-@pytest.fixture(scope="module")
-def emulator(emulators: EmulatorFactory) -> RunningEmulator:
-    return emulators("hostnames")
-
-
-@pytest.fixture
-def hello(tmp_path: Path) -> Path:
-    root = tmp_path / "hello"
-    shutil.copytree(EXAMPLE, root)
-    return root
 
 
 def test_a_retry_after_longer_than_the_timeout_fails_at_once_saying_so(

@@ -4,29 +4,21 @@ dependencies."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import EmulatorFactory, Run, RunningEmulator
+from tests.integration.conftest import Run, RunningEmulator
 
 pytestmark = pytest.mark.integration
 
-EXAMPLE = Path(__file__).parents[2] / "examples" / "hello"
 BUILD_SETTINGS = {"SCM_DO_BUILD_DURING_DEPLOYMENT": "true", "ENABLE_ORYX_BUILD": "true",
                   "BUILD_FLAGS": "UseExpressBuild", "XDG_CACHE_HOME": "/tmp/.cache"}
 
 
-@pytest.fixture(scope="module")
-def emulator(emulators: EmulatorFactory) -> RunningEmulator:
-    return emulators("hostnames")
-
 
 def test_a_remote_build_the_server_skipped_is_exit_4(run: Run, emulator: RunningEmulator,
-                                                     tmp_path: Path) -> None:
-    hello = tmp_path / "hello"
-    shutil.copytree(EXAMPLE, hello)
+                                                     hello: Path) -> None:
     app = emulator.create_app()
     # The build settings are already on the app (so the publish changes nothing and waits for
     # nothing), but Kudu sees them only ten minutes late: its build reads the old settings.

@@ -184,11 +184,17 @@ class RunningEmulator:
         result: dict[str, Any] = response.json()
         return result
 
+    def app_settings(self, app: str, slot: str | None = None) -> dict[str, str]:
+        """The app settings, as ARM lists them."""
+        listed = self.arm("POST", f"{self.site_path(app, slot)}/config/appsettings/list")
+        assert listed.status_code == 200, listed.text
+        settings: dict[str, str] = listed.json()["properties"]
+        return settings
+
     def set_settings(self, app: str, settings: Mapping[str, str],
                      slot: str | None = None) -> None:
         """Merge ``settings`` into the app's (ARM's PUT replaces them all)."""
-        current = self.arm("POST", f"{self.site_path(app, slot)}/config/appsettings/list")
-        merged = {**current.json()["properties"], **settings}
+        merged = {**self.app_settings(app, slot), **settings}
         response = self.arm("PUT", f"{self.site_path(app, slot)}/config/appsettings",
                             json={"properties": merged})
         assert response.status_code == 200, response.text

@@ -20,28 +20,19 @@ from tests.integration.pypi_index import PrivateIndex
 pytestmark = pytest.mark.integration
 
 
-
-
-def settings_of(emulator: RunningEmulator, app: str) -> dict[str, str]:
-    answer = emulator.arm("POST", f"{emulator.site_path(app)}/config/appsettings/list")
-    assert answer.status_code == 200, answer.text
-    properties: dict[str, str] = answer.json()["properties"]
-    return properties
-
-
 def test_failed_verification_still_puts_every_setting_back(
         run: Run, emulator: RunningEmulator, hello: Path, private_index: PrivateIndex) -> None:
     app = emulator.create_app()
     # A setting of the user's that the plan changes (a remote build removes it) and one it keeps.
     emulator.set_settings(app, {"PIP_CERT": private_index.ca_bundle, "MY_SETTING": "kept",
                                 "WEBSITE_RUN_FROM_PACKAGE": "0"})
-    before = settings_of(emulator, app)
+    before = emulator.app_settings(app)
     code, out, err = run("--project-dir", hello, "--app", app, "--restore-settings",
                          "--pip-extra-index-url", private_index.url_with_credentials,
                          "--verify-url", "/api/nothing-here", "--json")
     assert code == 5, err
     assert "404" in err
-    after = settings_of(emulator, app)
+    after = emulator.app_settings(app)
     assert after == before
     assert private_index.password not in json.dumps(after)
     deployment = json.loads(out)["deployment"]
@@ -52,7 +43,7 @@ def test_failed_verification_still_puts_every_setting_back(
 def test_a_timed_out_deployment_still_puts_the_settings_back(
         run: Run, emulator: RunningEmulator, hello: Path) -> None:
     app = emulator.create_app()
-    before = settings_of(emulator, app)
+    before = emulator.app_settings(app)
     emulator.add_fault(kind="hold", app=app, stages=["building"], count=1)
     try:
         code, _, err = run("--project-dir", hello, "--app", app, "--restore-settings",
@@ -60,14 +51,14 @@ def test_a_timed_out_deployment_still_puts_the_settings_back(
     finally:
         emulator.release(app)
     assert code == 4, err
-    assert settings_of(emulator, app) == before
+    assert emulator.app_settings(app) == before
     assert "app settings put back" in err
 
 
 def test_ctrl_c_during_the_deployment_puts_the_settings_back(
         emulator: RunningEmulator, hello: Path) -> None:
     app = emulator.create_app()
-    before = settings_of(emulator, app)
+    before = emulator.app_settings(app)
     emulator.add_fault(kind="hold", app=app, stages=["building"], count=1)
     secret = "ctrlc-secret-77"
     child = subprocess.Popen(
@@ -79,7 +70,7 @@ def test_ctrl_c_during_the_deployment_puts_the_settings_back(
         while not emulator.kudu("GET", app, "/api/deployments").json():
             assert child.poll() is None and time.monotonic() < deadline, "no deployment started"
             time.sleep(0.2)
-        assert secret in settings_of(emulator, app)["PIP_EXTRA_INDEX_URL"]  # set by the publish
+        assert secret in emulator.app_settings(app)["PIP_EXTRA_INDEX_URL"]  # set by the publish
         child.send_signal(signal.SIGINT)
         _, err = child.communicate(timeout=120)
     finally:
@@ -87,7 +78,7 @@ def test_ctrl_c_during_the_deployment_puts_the_settings_back(
             child.kill()
         emulator.release(app)
     assert child.returncode == 130, err.decode()
-    assert settings_of(emulator, app) == before
+    assert emulator.app_settings(app) == before
     assert b"app settings put back" in err and secret.encode() not in err
 
 
@@ -125,4 +116,4 @@ def test_a_cleanup_that_fails_says_what_is_left_on_the_app(
     else:
         assert "the deployment succeeded, but app settings" in err
     assert "PIP_EXTRA_INDEX_URL" in err and "by hand" in err and secret not in err
-    assert secret in settings_of(emulator, app).get("PIP_EXTRA_INDEX_URL", "")  # really left
+    assert secret in emulator.app_settings(app).get("PIP_EXTRA_INDEX_URL", "")  # really left

@@ -13,13 +13,6 @@ from tests.integration.conftest import HELLO, RunningEmulator, start_emulator
 pytestmark = pytest.mark.integration
 
 
-def _arm_settings(emulator: RunningEmulator, app: str) -> dict[str, str]:
-    listed = emulator.arm("POST", f"{emulator.site_path(app)}/config/appsettings/list")
-    assert listed.status_code == 200, listed.text
-    settings: dict[str, str] = listed.json()["properties"]
-    return settings
-
-
 def test_post_sets_kudus_settings_over_the_app_settings(emulator: RunningEmulator) -> None:
     app = emulator.create_app()
     answer = emulator.kudu("POST", app, "/api/settings", json={
@@ -34,7 +27,7 @@ def test_post_sets_kudus_settings_over_the_app_settings(emulator: RunningEmulato
     one = emulator.kudu("GET", app, "/api/settings/my_flag")
     assert (one.status_code, one.text) == (200, "1")
     # ARM never sees them: they are Kudu's, not app settings.
-    arm = _arm_settings(emulator, app)
+    arm = emulator.app_settings(app)
     assert "MY_FLAG" not in arm and arm["FUNCTIONS_EXTENSION_VERSION"] == "~4"
     legacy = emulator.kudu("POST", app, "/api/settings", json={"key": "OLD_STYLE", "value": "x"})
     assert legacy.status_code == 204
@@ -57,7 +50,7 @@ def test_delete_removes_only_kudus_own_setting(emulator: RunningEmulator) -> Non
         == 204
     assert emulator.kudu("GET", app, "/api/settings").json()["FUNCTIONS_WORKER_RUNTIME"] \
         == "python"
-    assert _arm_settings(emulator, app)["FUNCTIONS_WORKER_RUNTIME"] == "python"
+    assert emulator.app_settings(app)["FUNCTIONS_WORKER_RUNTIME"] == "python"
 
 
 def test_bodies_kudu_cannot_store_are_400(emulator: RunningEmulator) -> None:
@@ -81,7 +74,7 @@ def test_kudu_settings_are_sealed_and_drive_the_build(emulator: RunningEmulator)
     messages = [e["message"] for e in emulator.deployment_log(app, record["id"])]
     assert "Running oryx build..." in messages  # Kudu's own setting asked for the build
     assert not any(m.startswith("Skipping build") for m in messages)
-    assert "SCM_DO_BUILD_DURING_DEPLOYMENT" not in _arm_settings(emulator, app)
+    assert "SCM_DO_BUILD_DURING_DEPLOYMENT" not in emulator.app_settings(app)
 
 
 def test_changes_wait_for_the_deployment_lock(emulator: RunningEmulator) -> None:

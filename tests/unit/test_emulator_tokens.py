@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 
+import jwt
 import pytest
 
 from azpublish.emulator.identity import EmulatorIdentity
@@ -90,3 +91,19 @@ def test_wrong_audience_and_wrong_tenant() -> None:
     with pytest.raises(TokenRejected) as tenant:
         issuer.verify(foreign.access_token, ARM_AUDIENCES)
     assert tenant.value.code == "InvalidAuthenticationTokenTenant"
+
+
+@pytest.mark.parametrize("issuer", ["https://sts.windows.net/another/", "", None])
+def test_a_token_signed_with_the_key_but_another_issuer_is_refused(issuer: str | None) -> None:
+    key = b"k" * 32
+    issuing = TokenIssuer(key, IDENTITY)
+    claims = _claims(issuing.issue("https://management.azure.com").access_token)
+    if issuer is None:
+        del claims["iss"]
+    else:
+        claims["iss"] = issuer
+    forged = jwt.encode(claims, key, algorithm="HS256")  # a valid signature over the change
+    with pytest.raises(TokenRejected) as raised:
+        issuing.verify(forged, ARM_AUDIENCES)
+    assert raised.value.code == "InvalidAuthenticationTokenTenant"
+    assert "wrong issuer" in raised.value.message

@@ -6,7 +6,10 @@ from __future__ import annotations
 import re
 import stat
 
-__all__ = ["MAX_NAME_BYTES", "archive_path_problem", "file_kind", "looks_safe"]
+from azpublish.errors import UnsafePathError
+
+__all__ = ["MAX_NAME_BYTES", "archive_path_problem", "check_archive_path", "file_kind",
+           "looks_safe"]
 
 MAX_NAME_BYTES = 0xFFFF  # a zip entry name's length is a 16-bit field
 
@@ -32,6 +35,17 @@ def file_kind(mode: int) -> str:
 def looks_safe(path: str) -> bool:
     """True for most names, cheaply; False means ``archive_path_problem`` must decide."""
     return len(path) < 4096 and _PLAIN.fullmatch(path) is not None
+
+
+def check_archive_path(path: str) -> None:
+    """``UnsafePathError`` (exit 2) for a name ``archive_path_problem`` refuses."""
+    problem = archive_path_problem(path)
+    if problem:
+        shown = path if len(path) <= 200 else f"{path[:200]}..."
+        raise UnsafePathError(
+            f"refusing to package it: {problem}", where=f"archive path {shown!r}",
+            fix="archive paths are relative posix paths inside the app; rename or exclude the "
+                "file (.funcignore)")
 
 
 def archive_path_problem(path: str) -> str | None:

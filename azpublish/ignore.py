@@ -43,7 +43,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from azpublish.archive_paths import MAX_NAME_BYTES, archive_path_problem, file_kind, looks_safe
+from azpublish.archive_paths import MAX_NAME_BYTES, check_archive_path, file_kind, looks_safe
 from azpublish.errors import PackageError, ProjectError, UnsafePathError
 from azpublish.wildmatch import Literal, bytes_view, translate
 
@@ -546,7 +546,7 @@ class _Walker:
             if entry.is_file(follow_symlinks=False):  # known from the listing, no syscall
                 # Plain names are ASCII: one byte per character.
                 if not (plain and plain_folder and len(path) <= MAX_NAME_BYTES):
-                    _check_archive_path(path)
+                    check_archive_path(path)
                 included(FileEntry(path, entry.path))
             else:
                 self._add_file(path, Path(entry.path), entry.stat(follow_symlinks=False))
@@ -634,7 +634,7 @@ class _Walker:
                                where=archive_path,
                                fix=f"exclude it: add {archive_path!r} to .funcignore")
         if not looks_safe(archive_path):
-            _check_archive_path(archive_path)
+            check_archive_path(archive_path)
         self.included.append(FileEntry(archive_path, source, info.st_size,
                                        bool(info.st_mode & 0o111)))
 
@@ -644,15 +644,6 @@ def _readlink(link: str) -> str:
         return str(Path(link).readlink())
     except OSError:
         return "?"
-
-
-def _check_archive_path(path: str) -> None:
-    """Refuse names that could escape the archive or that a zip cannot carry faithfully: the
-    package writer's own rule, applied here so listings and dry runs refuse what it would."""
-    problem = archive_path_problem(path)
-    if problem is not None:
-        raise UnsafePathError(f"unsafe file name: {problem}", where=repr(path),
-                              fix="rename the file, or exclude it in .funcignore")
 
 
 # --- the stage ------------------------------------------------------------------------------

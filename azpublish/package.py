@@ -40,13 +40,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from azpublish.archive_paths import archive_path_problem, looks_safe
-from azpublish.errors import BuildError, PackageError, UnsafePathError
+from azpublish.archive_paths import check_archive_path, looks_safe
+from azpublish.errors import BuildError, PackageError
 from azpublish.ignore import FileEntry
 from azpublish.package_memo import MemoMember, MemoReader, PackageMemo, StatKey, stat_key
 
 __all__ = ["PIECE_SIZE", "STORED_SUFFIXES", "EntrySize", "PackageMemo", "PackageReport",
-           "check_archive_path", "check_selection", "write_package"]
+           "check_selection", "write_package"]
 
 PIECE_SIZE = 1 << 20  # unit of work and of reading; part of the format for files above it
 _WINDOW = 1 << 15  # deflate's window: the dictionary a slice is primed with
@@ -101,17 +101,6 @@ class PackageReport:
     largest: tuple[EntrySize, ...]  # the 10 largest groups by uncompressed size, descending
     reused_entries: int = 0  # entries copied from the memo's previous package, not compressed
     reused_bytes: int = 0  # their uncompressed size
-
-
-def check_archive_path(path: str) -> None:
-    """Refuse a path that could land outside the folder it is extracted into, or is ambiguous."""
-    problem = archive_path_problem(path)
-    if problem:
-        shown = path if len(path) <= 200 else f"{path[:200]}..."
-        raise UnsafePathError(
-            f"refusing to package it: {problem}", where=f"archive path {shown!r}",
-            fix="archive paths are relative posix paths inside the app; rename or exclude the "
-                "file (.funcignore)")
 
 
 def write_package(entries: Sequence[FileEntry], dest: Path, *, max_size: int | None = None,

@@ -336,7 +336,7 @@ class Executor:
                       "function.json, and a binding type its extension bundle does not have), "
                       "then publish again")
         else:
-            causes = _silent_causes(step, bool(functions))
+            causes = silent_causes(step, bool(functions))
         if not functions:
             raise VerificationError(
                 f"the deployment finished but no function was indexed in {self.target.ref} "
@@ -409,7 +409,7 @@ def _explained(diagnosis: Diagnosis, missing: Sequence[str]) -> list[str]:
     return lines
 
 
-def _silent_causes(step: ListFunctions, some_listed: bool) -> str:
+def silent_causes(step: ListFunctions, some_listed: bool) -> str:
     """What to suggest when the host's admin API says nothing: it reports only what the host
     refuses itself, never what the Python worker fails to import."""
     log = "the host's log (Log stream or Application Insights)"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from azpublish.archive_paths import check_archive_path
 from azpublish.errors import ExitCode, PackageError, UnsafePathError
 from azpublish.ignore import FileEntry
-from azpublish.package import check_archive_path, write_package
+from azpublish.package import write_package
 
 
 @pytest.mark.parametrize("path", [

@@ -293,6 +293,10 @@ def check_combinations(settings: Settings) -> None:
     if settings.null and not (settings.list_included_files or settings.list_ignored_files):
         raise UsageError("-z/--null only shapes the output of --list-included-files or "
                          "--list-ignored-files", fix="add one of them, or drop -z")
+    if settings.arm_endpoint and not settings.arm_endpoint.lower().startswith("https://"):
+        raise UsageError(f"--arm-endpoint {settings.arm_endpoint!r} is not an https:// URL: "
+                         "azpublish sends your Azure credential there",
+                         where="--arm-endpoint", fix="give the endpoint's https:// URL")
     if settings.null and settings.json:
         raise UsageError("-z/--null and --json are exclusive: each chooses the listing's format",
                          fix="use -z for NUL-separated names, or --json for one JSON document")

@@ -94,7 +94,10 @@ class Arm:
             kwargs["connection_verify"] = ca_bundle
         self.client = WebSiteManagementClient(credential, subscription, **kwargs)
 
-    def _call(self, what: str, ref: AppRef | None, action: Callable[[], T]) -> T:
+    def _call(self, what: str, ref: AppRef | None, action: Callable[[], T], *,
+              named_by_user: bool = False) -> T:
+        """``action`` with Azure's errors as azpublish's; ``named_by_user``: a 404 means the
+        app or slot the user named does not exist (a usage error, exit 2)."""
         try:
             return action()
         except ClientAuthenticationError as exc:
@@ -103,19 +106,24 @@ class Arm:
                             fix="sign in (az login, or azure/login in CI), check AZURE_* "
                             "variables, or your role on the app") from None
         except ResourceNotFoundError as exc:
-            raise DeployError(f"{what}: not found ({exc.message})", where=self._where(ref),
-                              fix="check --app, --resource-group, --slot and --subscription"
-                              ) from None
+            error = UsageError if named_by_user else DeployError
+            subject = (f"no slot {ref.slot!r} on the app {ref.name!r}" if ref and ref.slot
+                       else f"{what}: not found") if named_by_user else f"{what}: not found"
+            raise error(f"{subject} ({exc.message})", where=self._where(ref),
+                        fix="check --app, --resource-group, --slot and --subscription"
+                        ) from None
         except HttpResponseError as exc:
             response = getattr(exc, "response", None)
             headers = getattr(response, "headers", None) or {}
             request_id = headers.get("x-ms-request-id")
             detail = f" (request id {request_id})" if request_id else ""
             said = server_error(response) or str(exc.message)
+            status = exc.status_code or 0
+            fix = ("the service failed: retry later" if status >= 500 or status == 429
+                   else "check your role on the app (Website Contributor or more)"
+                   if status == 403 else "see the server's message")
             raise DeployError(f"{what}: ARM answered {exc.status_code}: {said}{detail}",
-                              where=self._where(ref),
-                              fix="see the server's message; check your role on the app"
-                              ) from None
+                              where=self._where(ref), fix=fix) from None
         except AzureError as exc:
             raise DeployError(f"{what}: {type(exc).__name__}: {exc}", where=self._where(ref),
                               fix="check the network, the ARM endpoint and your credential"
@@ -148,7 +156,8 @@ class Arm:
         return groups[0]
 
     def site(self, ref: AppRef) -> Site:
-        site = self._call("reading the app", ref, lambda: self._method("get", ref)())
+        site = self._call("reading the app", ref, lambda: self._method("get", ref)(),
+                          named_by_user=True)
         config = self._call("reading the app's configuration", ref,
                             lambda: self._method("get_configuration", ref)())
         plan_id = str(site.server_farm_id or "")

@@ -361,6 +361,15 @@ def test_unknown_app_is_a_clear_error(run: Run, hello: Path) -> None:
     assert "no app named 'no-such-app-anywhere'" in err
 
 
+def test_unknown_slot_is_a_usage_error(run: Run, emulator: RunningEmulator,
+                                       hello: Path) -> None:
+    app = emulator.create_app()
+    code, _, err = run("--project-dir", hello, "--app", app, "--slot", "no-such-slot")
+    assert code == 2, err
+    assert f"no slot 'no-such-slot' on the app '{app}'" in err
+    assert emulator.kudu("GET", app, "/api/deployments").json() == []
+
+
 def publish_profile_for(emulator: RunningEmulator, app: str, folder: Path) -> tuple[Path, str]:
     """The app's publish profile as the portal downloads it (ARM's publishxml), and its
     password. Kudu is then found from the ZipDeploy profile's publishUrl, on either scheme."""

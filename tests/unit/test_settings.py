@@ -149,3 +149,10 @@ def test_every_variable_the_action_and_the_task_set_is_a_setting() -> None:
     names = {name for text in texts for name in re.findall(r"AZPUBLISH_[A-Z0-9_]+", text)}
     assert names
     assert resolve([], environ=dict.fromkeys(names, "")).warnings == ()
+
+
+@pytest.mark.parametrize("endpoint", ["http://127.0.0.1:1/", "ftp://x", "management.azure.com"])
+def test_an_arm_endpoint_that_is_not_https_is_refused(endpoint: str) -> None:
+    with pytest.raises(UsageError, match="is not an https:// URL") as raised:
+        resolve(["--arm-endpoint", endpoint], environ={})
+    assert raised.value.exit_code == ExitCode.USAGE

@@ -102,8 +102,8 @@ def bench_container(work: Path, runs: int) -> tuple[float, Path, dict[str, str]]
         print("container engine: no Docker daemon answers; skipped (run "
               "scripts/provision-docker.sh)")
         return None
-    from azpublish.runtime import Target
     from azpublish.builders.container import ContainerEngine
+    from azpublish.runtime import Target
     from azpublish.toolchain.containers import HOST_MOUNT
     from azpublish.toolchain.sources import PackageSources
 

@@ -25,7 +25,7 @@ from azpublish.output_path import check_output_zip, output_excludes
 from azpublish.package import PackageMemo, PackageReport, check_selection, write_package
 from azpublish.project import Project, discover, find_root
 from azpublish.report import Reporter, human_size
-from azpublish.requirements import check_buildable, packaged_copies
+from azpublish.requirements import check_buildable, credential_lines, packaged_copies
 from azpublish.run_report import (
     BuildFacts,
     DeploymentFacts,
@@ -79,6 +79,11 @@ def publish(settings: Settings, report: Reporter) -> int:
 
     with stage("discover", report):  # before anything is resolved, built or uploaded
         check_buildable(project.requirements, project.root)
+        for line in credential_lines(project.requirements):
+            report.warn(f"{line.file.name}:{line.lineno} holds a credential in a URL, and "
+                        f"{line.file.name} is packaged with the app, so the credential ships "
+                        "inside the package: pass the index with --pip-extra-index-url "
+                        "instead, which stays out of it")
     deploy_target = None
     if not settings.no_deploy:
         from azpublish.deploy.plan import check_supported

@@ -253,6 +253,14 @@ def _looks_like_path(text: str) -> bool:
             or head.lower().endswith(_ARCHIVE))
 
 
+def credential_lines(requirements: Requirements) -> list[RequirementLine]:
+    """Lines whose URL carries a credential (``https://user:token@host/...``): the file is
+    packaged, so the credential would ship inside the app."""
+    return [line for line in requirements.lines
+            if any("@" in url.split("/", 3)[2] for url in _URL.findall(line.text)
+                   if url.count("/") >= 2)]
+
+
 def is_requirement(line: str) -> bool:
     """A line that installs something, as opposed to an option such as --index-url."""
     return not line.startswith("-") or line.startswith(("-e", "--editable"))

@@ -403,3 +403,18 @@ def test_a_full_or_closed_stdout_is_exit_7_not_an_internal_error(tmp_path: Path,
     assert "the run itself ended with exit code 0" in done.stderr
     assert "internal error" not in done.stderr
     assert out.is_file()  # the work was done; only its report could not be written
+
+
+def test_a_credential_typed_into_requirements_is_warned_about_and_masked(
+        run: Run, tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(PROJECTS / "v2-http", app)
+    secret = "typed-in-token-4242"
+    (app / "requirements.txt").write_text(
+        f"--extra-index-url https://bob:{secret}@idx.test/simple\nazure-functions\n")
+    code, out, err = run("--project-dir", app, "--build", "remote", "--no-deploy",
+                         "--output-zip", tmp_path / "app.zip", "--json")
+    assert code == 0, err
+    assert "requirements.txt:1 holds a credential in a URL" in err
+    assert "--pip-extra-index-url" in err
+    assert secret not in out + err

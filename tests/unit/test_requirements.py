@@ -8,6 +8,7 @@ from azpublish.errors import ProjectError
 from azpublish.redact import forget_secrets, redact
 from azpublish.requirements import (
     check_buildable,
+    credential_lines,
     logical_lines,
     mirror_without_left_out,
     packaged_copies,
@@ -166,3 +167,13 @@ def test_requirements_a_build_can_install_pass(tmp_path: Path, line: str) -> Non
     (tmp_path / "libs" / "mylib").mkdir(parents=True)
     (tmp_path / "requirements.txt").write_text(f"{line}\n")
     check_buildable(read_requirements(tmp_path / "requirements.txt"), tmp_path)
+
+
+def test_lines_with_a_credential_in_a_url_are_found(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text(
+        "--extra-index-url https://bob:tok@idx.test/simple\n"
+        "--index-url https://idx.test/simple\n"
+        "pkg @ https://user@files.test/pkg.whl\n"
+        "six==1.16\n")
+    found = credential_lines(read_requirements(tmp_path / "requirements.txt"))
+    assert [line.lineno for line in found] == [1, 3]

@@ -42,6 +42,7 @@ if TYPE_CHECKING:  # the deploy stage pulls in the Azure SDKs: imported only whe
     from azpublish.deploy.target import DeployTarget
 
 LARGEST_SHOWN = 10
+LARGE_FILE = 256 << 20  # a single file this big is more often a mistake than a dependency
 
 
 @contextmanager
@@ -248,8 +249,24 @@ def print_listing(selection: Selection, settings: Settings, report: Reporter) ->
             report.line(f"{quote_path(ignored.path)}\t{quote_path(rule_text(ignored.rule))}")
 
 
+def warn_large_files(selection: Selection, report: Reporter) -> int:
+    """Say which files are large enough to be a mistake (a dataset, a core dump, a sparse
+    image that takes little on disk and its full size in the package); the total size."""
+    total = 0
+    for entry in selection.included:
+        total += entry.size
+        if entry.size >= LARGE_FILE:
+            on_disk = entry.stat().st_blocks * 512
+            sparse = (f"; it is sparse, only {human_size(on_disk)} on disk, but the package "
+                      "holds all of it" if on_disk < entry.size // 2 else "")
+            report.warn(f"{entry.archive_path} is {human_size(entry.size)}{sparse}: it goes "
+                        "into the package and the upload (exclude it in .funcignore if the app "
+                        "does not need it)")
+    return total
+
+
 def describe_dry_run(selection: Selection, settings: Settings, report: Reporter) -> None:
-    total = sum(entry.size for entry in selection.included)
+    total = warn_large_files(selection, report)
     destination = settings.output_zip or Path("<temporary file>")
     report.info(f"dry run: would package {len(selection.included)} files "
                 f"({human_size(total)} uncompressed) into {destination}; nothing was written")
@@ -296,7 +313,7 @@ def package_while_checking(selection: Selection, destination: Path, root: Path,
 
 def package_selection(selection: Selection, dest: Path, root: Path, settings: Settings,
                       report: Reporter) -> PackageReport:
-    total = sum(entry.size for entry in selection.included)
+    total = warn_large_files(selection, report)
     # The previous package of this app: unchanged files are copied compressed, not recompressed.
     memo = None if settings.no_cache else PackageMemo.for_app(root)
     with report.progress("packaging", total) as advance:

@@ -418,3 +418,13 @@ def test_a_credential_typed_into_requirements_is_warned_about_and_masked(
     assert "requirements.txt:1 holds a credential in a URL" in err
     assert "--pip-extra-index-url" in err
     assert secret not in out + err
+
+
+def test_a_huge_sparse_file_is_named_before_it_is_packaged(run: Run, tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(PROJECTS / "v2-http", app)
+    with (app / "disk.img").open("wb") as image:
+        image.truncate(3 << 30)  # 3 GiB, almost nothing on disk
+    code, _, err = run("--project-dir", app, "--build", "custom", "--dry-run", "--no-deploy")
+    assert code == 0, err
+    assert "disk.img is 3.0 GiB; it is sparse" in err and ".funcignore" in err

@@ -234,6 +234,8 @@ def test_index_credentials_stay_out_of_every_output(app: Path, offline: Path,
     forget_secrets()
     # An index that refuses connections: the resolution fails, and says so without the password.
     monkeypatch.delenv("PIP_NO_INDEX")
+    # Both indexes refuse on loopback: without an index URL pip would reach for its default.
+    monkeypatch.setenv("PIP_INDEX_URL", "https://127.0.0.1:9/simple/")
     monkeypatch.setenv("PIP_RETRIES", "0")
     (app / "requirements.in").write_text("only-on-the-private-index\n")
     url = f"https://reader:{PASSWORD}@127.0.0.1:9/simple/"

@@ -22,6 +22,9 @@ class EmulatorConfig:
     settings_propagation_delay: float = 0.0
     # Uploads larger than this are refused with 413 (Kudu's documented zip limit is 2 GiB).
     max_upload_bytes: int = 2 * GIB
+    # An upload that sends nothing for this long is cut, and the deployment lock it holds is
+    # let go (App Service's front end drops a connection idle for 230 s).
+    upload_idle_timeout_seconds: float = 230.0
     # Lifetime of issued tokens; managed-identity tokens live about a day.
     token_lifetime_seconds: int = 86400
     # What /api/zipdeploy answers on a Flex Consumption app (unconfirmed: 404 or 400).

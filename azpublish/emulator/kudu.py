@@ -166,7 +166,8 @@ async def _receive(request: Request, ctx: EmulatorContext, app: App, site: Site,
     drop = ctx.faults.take_drop(app.name)
     try:
         await receive_upload(request, package, limit=ctx.config.max_upload_bytes,
-                             drop_after=drop.after_bytes if drop else None)
+                             drop_after=drop.after_bytes if drop else None,
+                             idle_timeout=ctx.config.upload_idle_timeout_seconds)
     except UploadTooLarge as too_large:
         return text(f"Request Entity Too Large: {too_large}", 413), None
     except UploadBroken as broken:

@@ -52,16 +52,28 @@ async def _drain(request: Request, budget: int) -> None:
 
 
 async def receive_upload(request: Request, destination: Path, *, limit: int,
-                         drop_after: int | None = None) -> int:
-    """Write the body to ``destination``; the number of bytes received."""
+                         drop_after: int | None = None, idle_timeout: float | None = None
+                         ) -> int:
+    """Write the body to ``destination``; the number of bytes received. A client that sends
+    nothing for ``idle_timeout`` seconds is cut off (``UploadBroken``)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         await _drain(request, DRAIN_CAP)
         raise UploadTooLarge(limit)
     received = 0
+    chunks = request.stream().__aiter__()
     try:
         async with await anyio.open_file(destination, "wb") as handle:
-            async for chunk in request.stream():
+            while True:
+                try:
+                    with anyio.fail_after(idle_timeout):
+                        chunk = await chunks.__anext__()
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    abort_connection(request)
+                    raise UploadBroken(f"nothing arrived for {idle_timeout:g} s after "
+                                       f"{received} bytes; the connection was closed") from None
                 received += len(chunk)
                 if drop_after is not None and received >= drop_after:
                     abort_connection(request)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -57,3 +59,34 @@ def test_onedeploy_on_linux_kudu_needs_the_zip_type(emulator: RunningEmulator) -
     assert emulator.kudu("GET", app, "/api/deployments").json() == []
     put = emulator.kudu("PUT", app, "/api/publish?type=ZIP", data=package)  # Kudu takes PUT too
     assert put.status_code == 200
+
+
+def test_a_stalled_upload_is_cut_and_lets_the_next_deployment_in(
+        emulator: RunningEmulator) -> None:
+    app = emulator.create_app()
+    release = threading.Event()
+
+    def stalling_body() -> Iterator[bytes]:
+        yield b"PK\x03\x04" + bytes(64 * 1024)  # a start, then nothing more
+        release.wait(60)
+
+    stalled: list[BaseException | requests.Response] = []
+
+    def stall() -> None:
+        try:
+            stalled.append(emulator.deploy(app, stalling_body(), timeout=60))  # type: ignore[arg-type]
+        except requests.RequestException as exc:
+            stalled.append(exc)
+
+    with emulator.configured(upload_idle_timeout_seconds=2):
+        thread = threading.Thread(target=stall)
+        thread.start()
+        try:
+            time.sleep(4)  # past the idle timeout
+            answer = emulator.deploy(app, emulator.v2_app(HELLO))
+        finally:
+            release.set()
+            thread.join(60)
+    assert answer.status_code == 202, answer.text  # not 409: the stalled upload holds nothing
+    assert stalled and not (isinstance(stalled[0], requests.Response)
+                            and stalled[0].status_code in (200, 202))

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import logging.handlers
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -131,8 +132,19 @@ def serve(options: ServeOptions, *, announce: Callable[[str], None] | None = Non
         lock.release()
 
 
+def _clear_orphaned_uploads(layout: StateLayout) -> None:
+    """Uploads a killed emulator left half-received: with the state directory's lock held no
+    upload can be running, so whatever is there belongs to no one."""
+    for leftover in layout.uploads_dir.iterdir():
+        if leftover.is_dir() and not leftover.is_symlink():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
 def _serve_locked(options: ServeOptions, layout: StateLayout,
                   announce: Callable[[str], None]) -> int:
+    _clear_orphaned_uploads(layout)
     keys = EmulatorKeys.load(layout)
     identity = EmulatorIdentity.load(layout)
     config = load_config(layout).updated(options.config_changes, where="emulator start")

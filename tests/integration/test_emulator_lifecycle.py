@@ -115,3 +115,18 @@ def test_cli_usage_errors_exit_2(tmp_path: Path, args: tuple[str, ...], message:
     result = _cli(tmp_path, *args)
     assert result.returncode == 2
     assert result.stderr.startswith("error: ") and message in result.stderr
+
+
+def test_uploads_a_killed_emulator_left_are_cleared_at_start(tmp_path: Path) -> None:
+    first = start_emulator(tmp_path)
+    first.process.kill()  # as kill -9 would: no cleanup of its own
+    first.process.wait(30)
+    (tmp_path / "endpoint.json").unlink(missing_ok=True)
+    uploads = next(path for path in tmp_path.rglob("uploads") if path.is_dir())
+    (uploads / "half-received.zip").write_bytes(b"PK\x03\x04" + bytes(1000))
+    (uploads / "vfs-1234.part").write_bytes(b"partial")
+    second = start_emulator(tmp_path)
+    try:
+        assert list(uploads.iterdir()) == []
+    finally:
+        assert second.stop() == 0

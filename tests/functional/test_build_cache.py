@@ -25,10 +25,11 @@ from azpublish.runtime import Target
 PASSWORD = "Very-Secret-Pw-4821"
 
 
-def make_key(tmp_path: Path, python: str = "3.11") -> CacheKey:
+def make_key(tmp_path: Path, python: str = "3.11", *, write: bool = True) -> CacheKey:
     root = tmp_path / "app"
-    root.mkdir(exist_ok=True)
-    (root / "requirements.txt").write_text("six\n")
+    if write:  # concurrent readers must not see it rewritten (truncated) under them
+        root.mkdir(exist_ok=True)
+        (root / "requirements.txt").write_text("six\n")
     request = InstallRequest(project_root=root, requirement_files=(root / "requirements.txt",),
                              target=Target(python), installer="pip",
                              index_env={"PIP_INDEX_URL":
@@ -152,7 +153,7 @@ def test_a_build_killed_midway_is_not_reused_and_its_leftovers_go(tmp_path: Path
 
 def _build_under_lock(cache_root: str, tmp: str, log: str) -> None:
     cache = BuildCache(Path(cache_root))
-    key = make_key(Path(tmp))
+    key = make_key(Path(tmp), write=False)
     with cache.locked(key):
         if cache.lookup(key) is not None:
             outcome = "hit"
@@ -166,19 +167,20 @@ def _build_under_lock(cache_root: str, tmp: str, log: str) -> None:
         stream.write(outcome + "\n")
 
 
-def test_two_concurrent_builds_of_one_key_build_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("count", [2, 8])
+def test_concurrent_builds_of_one_key_build_once(tmp_path: Path, count: int) -> None:
     cache_root, log = tmp_path / "cache", tmp_path / "outcomes.txt"
     make_key(tmp_path)  # writes the project files before the children read them
     context = multiprocessing.get_context("spawn")
     workers = [context.Process(target=_build_under_lock,
                                args=(str(cache_root), str(tmp_path), str(log)))
-               for _ in range(2)]
+               for _ in range(count)]
     for worker in workers:
         worker.start()
     for worker in workers:
-        worker.join(60)
+        worker.join(120)
         assert worker.exitcode == 0
-    assert sorted(log.read_text().split()) == ["built", "hit"]
+    assert sorted(log.read_text().split()) == ["built", *["hit"] * (count - 1)]
 
 
 def test_materialize_gives_an_equal_tree_and_replaces_the_old_one(tmp_path: Path) -> None:

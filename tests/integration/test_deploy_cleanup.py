@@ -55,8 +55,9 @@ def test_a_timed_out_deployment_still_puts_the_settings_back(
     assert "app settings put back" in err
 
 
-def test_ctrl_c_during_the_deployment_puts_the_settings_back(
-        emulator: RunningEmulator, hello: Path) -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_the_deployment_puts_the_settings_back(
+        emulator: RunningEmulator, hello: Path, signum: int) -> None:
     app = emulator.create_app()
     before = emulator.app_settings(app)
     emulator.add_fault(kind="hold", app=app, stages=["building"], count=1)
@@ -71,13 +72,13 @@ def test_ctrl_c_during_the_deployment_puts_the_settings_back(
             assert child.poll() is None and time.monotonic() < deadline, "no deployment started"
             time.sleep(0.2)
         assert secret in emulator.app_settings(app)["PIP_EXTRA_INDEX_URL"]  # set by the publish
-        child.send_signal(signal.SIGINT)
+        child.send_signal(signum)
         _, err = child.communicate(timeout=120)
     finally:
         if child.poll() is None:
             child.kill()
         emulator.release(app)
-    assert child.returncode == 130, err.decode()
+    assert child.returncode == (130 if signum == signal.SIGINT else 128 + signum), err.decode()
     assert emulator.app_settings(app) == before
     assert b"app settings put back" in err and secret.encode() not in err
 

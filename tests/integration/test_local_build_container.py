@@ -4,6 +4,10 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 import zipfile
 from pathlib import Path
@@ -86,3 +90,36 @@ def test_a_listed_worker_never_reaches_the_installer_in_the_container(
     assert any(n.startswith(".python_packages/lib/site-packages/cryptography/") for n in names)
     assert not any("azure_functions_worker" in n for n in names)
     assert (app / "requirements" / "base.txt").read_text().endswith("azure-functions-worker\n")
+
+
+def test_sigterm_during_the_install_removes_its_container(
+        tmp_path: Path, docker_client: Any, container_engines: dict[str, Any]) -> None:
+    """The install container holds the index credential in its environment: a SIGTERM while it
+    runs must take it away with the run (exit 143), as Ctrl-C does."""
+    app = make_app(tmp_path / "app")
+    secret = "sigterm-index-secret-88"
+    env = {**os.environ, "AZPUBLISH_CACHE_DIR": str(tmp_path / "cache"),
+           "TMPDIR": str(tmp_path)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "azpublish", "--project-dir", str(app), "--build", "local",
+         "--engine", "container", "--base-image", BASE_IMAGES["3.11"], "--python-version",
+         "3.11", "--no-deploy", "--output-zip", str(tmp_path / "app.zip"),
+         "--pip-extra-index-url", f"https://u:{secret}@127.0.0.1:9/simple/"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    install = {"label": "org.azpublish.role=install"}
+    try:
+        deadline = time.monotonic() + 300
+        while not docker_client.containers.list(filters={**install, "status": "running"}):
+            assert child.poll() is None, child.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the install container never ran"
+            time.sleep(0.1)
+        child.send_signal(signal.SIGTERM)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == 143, err.decode()
+    left = docker_client.containers.list(all=True, filters=install)
+    assert left == [], [container.attrs["Config"]["Env"] for container in left]
+    assert not (tmp_path / "app.zip").exists()
+    assert secret.encode() not in err

@@ -215,12 +215,19 @@ def test_a_transient_poll_failure_is_retried(emulator: RunningEmulator, tmp_path
     assert len(sleeps.seconds) == 2
 
 
-def test_trouble_outlasting_the_retries_is_followed_through(emulator: RunningEmulator,
-                                                            tmp_path: Path) -> None:
+def started_deployment(emulator: RunningEmulator, tmp_path: Path
+                       ) -> tuple[str, KuduClient, str, Started]:
+    """A new app, a Kudu client allowing two attempts per call, and a deployment it started."""
     app = emulator.create_app()
     client = kudu_client(emulator, app, sleeps=Sleeps(), attempts=2)
     message = unique_message()
     started = client.zipdeploy(package_file(tmp_path), deployer="azpublish", message=message)
+    return app, client, message, started
+
+
+def test_trouble_outlasting_the_retries_is_followed_through(emulator: RunningEmulator,
+                                                            tmp_path: Path) -> None:
+    app, client, message, started = started_deployment(emulator, tmp_path)
     # 12 failing polls: six times what one call's retries absorb, then 404 once (Flex does).
     emulator.add_fault(kind="fail", app=app, path="*/api/deployments/*", method="GET",
                        status=503, count=12)
@@ -234,10 +241,7 @@ def test_trouble_outlasting_the_retries_is_followed_through(emulator: RunningEmu
 
 def test_a_poll_that_fails_until_the_timeout_is_a_deploy_error(emulator: RunningEmulator,
                                                                tmp_path: Path) -> None:
-    app = emulator.create_app()
-    client = kudu_client(emulator, app, sleeps=Sleeps(), attempts=2)
-    message = unique_message()
-    started = client.zipdeploy(package_file(tmp_path), deployer="azpublish", message=message)
+    app, client, message, started = started_deployment(emulator, tmp_path)
     fault = emulator.add_fault(kind="fail", app=app, path="*/api/deployments/*", method="GET",
                                status=503, count=0)
     try:

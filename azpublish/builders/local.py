@@ -8,6 +8,7 @@ project's own ``.python_packages`` (which is never touched). An unchanged key sk
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -98,9 +99,13 @@ class LocalBuilder:
                 report.info(f"building dependencies for {target.describe()} with the "
                             f"{engine.name} engine ({installer})")
                 staging = cache.staging_dir(key)
-                engine.install(replace(request, output=staging), report.info)
-                audit_folder(staging, SITE_PACKAGES, target, report)
-                entry = cache.store(key, staging)
+                try:
+                    engine.install(replace(request, output=staging), report.info)
+                    audit_folder(staging, SITE_PACKAGES, target, report)
+                    entry = cache.store(key, staging)
+                except BaseException:  # a failure, Ctrl-C or SIGTERM: no half-built folder stays
+                    shutil.rmtree(staging, ignore_errors=True)
+                    raise
             # A hit needs no new audit: the entry was audited before it was stored, and the
             # target is part of its key. Linked while the key is locked: a concurrent
             # --no-cache rebuild may replace the entry, never these links to its files.

@@ -123,3 +123,5 @@ def test_sigterm_during_the_install_removes_its_container(
     assert left == [], [container.attrs["Config"]["Env"] for container in left]
     assert not (tmp_path / "app.zip").exists()
     assert secret.encode() not in err
+    staging = tmp_path / "cache" / "staging"
+    assert not staging.exists() or list(staging.iterdir()) == []  # no half-built entry stays

@@ -326,11 +326,9 @@ class _Kind:
                 self._extending.setdefault(prefix[:length], []).append(prefix)
         self._compiled: dict[str, tuple[re.Pattern[str], list[int]]] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self.literal or self.suffix or self._groups or self._anywhere)
-
     def last(self, text: str) -> int:
-        """The index of the last rule matching ``text`` (a byte view), -1 if none does."""
+        """The index of the last rule matching ``text`` (a byte view), -1 if none does. For
+        names: paths are decided through ``under``, which also knows ``**/d/...`` rules."""
         index = self.literal.get(text, -1)
         if self.suffix:
             for start in range(len(text) + 1):
@@ -343,10 +341,6 @@ class _Kind:
             prefix = text[:length]
             if prefix in self._groups:
                 index = max(index, _last_match(self.group(prefix), text))
-        if self._anywhere:
-            for folder in text.split("/")[:-1]:
-                if folder in self._anywhere:
-                    index = max(index, _last_match(self._anywhere_group(folder), text))
         return index
 
     def under(self, folder: str) -> _Scope | None:

@@ -21,7 +21,7 @@ from azure.core.exceptions import (
 )
 from azure.mgmt.web import WebSiteManagementClient
 
-from azpublish.azure.auth import AuthError
+from azpublish.azure.auth import AuthError, token_failure
 from azpublish.azure.error_body import error_text
 from azpublish.errors import DeployError, UsageError
 from azpublish.redact import register_secret
@@ -101,8 +101,10 @@ class Arm:
         try:
             return action()
         except ClientAuthenticationError as exc:
-            raise AuthError(f"{what}: the credential was refused: {exc.message}",
-                            where=self._where(ref),
+            if exc.response is None:  # no token to send: ARM was never asked
+                raise token_failure(exc, where=f"{self._where(ref)}: {what}") from None
+            raise AuthError(f"{what}: ARM refused the credential ({exc.status_code}): "
+                            f"{exc.message}", where=self._where(ref),
                             fix="sign in (az login, or azure/login in CI), check AZURE_* "
                             "variables, or your role on the app") from None
         except ResourceNotFoundError as exc:

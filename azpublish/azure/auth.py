@@ -29,7 +29,12 @@ from azure.core.credentials import (
     TokenCredential,
     TokenRequestOptions,
 )
-from azure.core.exceptions import AzureError, ClientAuthenticationError
+from azure.core.exceptions import (
+    AzureError,
+    ClientAuthenticationError,
+    ServiceRequestError,
+    ServiceResponseError,
+)
 from azure.identity import DefaultAzureCredential
 from defusedxml import DefusedXmlException
 
@@ -196,17 +201,38 @@ class _CachedToken:
     def _fetch(self) -> AccessToken:
         try:
             return self._credential.get_token(self._scope)
-        except ClientAuthenticationError as error:  # CredentialUnavailableError included
-            raise AuthError(f"no Azure credential could get a token: {error.message}",
-                            where=f"Entra ID token for {self._scope}", fix=LOGIN_FIX) from None
-        except AzureError as error:
-            raise AuthError(f"getting a token failed: {error.message}",
-                            where=f"Entra ID token for {self._scope}",
-                            fix="check the network path to the identity endpoint, then "
-                                + LOGIN_FIX) from None
+        except AzureError as error:  # CredentialUnavailableError included
+            raise token_failure(error, where=f"Entra ID token for {self._scope}") from None
 
     def __repr__(self) -> str:
         return f"token_provider(scope={self._scope!r})"
+
+
+# What the credential chain says when a token endpoint (Entra ID, the managed identity's, the
+# CLI's) could not be reached: it keeps only its members' messages, not their exceptions.
+_UNREACHABLE = re.compile(r"failed to establish a new connection|failed to resolve|name or "
+                          r"service not known|connection (?:refused|reset|aborted)|timed? ?out|"
+                          r"network is unreachable|no route to host", re.IGNORECASE)
+
+
+def token_failure(error: AzureError, *, where: str) -> AuthError:
+    """Why no token was had, in the user's terms: an endpoint that could not be reached is a
+    network problem, not a refused credential, and is told apart from having no credential."""
+    causes = [error]
+    while (cause := causes[-1].__cause__) is not None and len(causes) < 8:
+        causes.append(cause)  # type: ignore[arg-type]
+    unreachable = (any(isinstance(c, (ServiceRequestError, ServiceResponseError))
+                       for c in causes)
+                   or bool(_UNREACHABLE.search(str(error.message))))
+    if unreachable:
+        return AuthError(f"could not reach the token endpoint: {error.message}", where=where,
+                         fix="check the network path (proxy, DNS, firewall) to the identity "
+                         "endpoint, then retry; the credential itself was not refused")
+    if isinstance(error, ClientAuthenticationError):
+        return AuthError(f"no Azure credential could get a token: {error.message}",
+                         where=where, fix=LOGIN_FIX)
+    return AuthError(f"getting a token failed: {error.message}", where=where,
+                     fix="check the network path to the identity endpoint, then " + LOGIN_FIX)
 
 
 def token_provider(credential: TokenCredential, scope: str, *,

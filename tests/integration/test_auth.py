@@ -132,6 +132,36 @@ def test_a_refused_identity_becomes_an_auth_error(emulator_env: RunningEmulator,
     assert "azure/login" in caught.value.render()
 
 
+def test_an_unreachable_token_endpoint_is_not_called_a_refused_credential(
+        monkeypatch: pytest.MonkeyPatch, unused_tcp_port: int) -> None:
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{unused_tcp_port}/msi")
+    monkeypatch.setenv("IDENTITY_HEADER", "header")
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "managedidentitycredential")
+    with pytest.raises(AuthError) as caught:
+        token_provider(arm_credential(), DEFAULT_ARM_SCOPE)()
+    assert "could not reach the token endpoint" in caught.value.what
+    assert caught.value.fix is not None and "network path" in caught.value.fix
+    assert "refused the credential" not in caught.value.render()
+
+
+@integration
+def test_arm_without_a_reachable_token_endpoint_says_so(
+        emulator: RunningEmulator, monkeypatch: pytest.MonkeyPatch, unused_tcp_port: int
+) -> None:
+    from azpublish.azure.arm import Arm
+
+    monkeypatch.setenv("IDENTITY_ENDPOINT", f"http://127.0.0.1:{unused_tcp_port}/msi")
+    monkeypatch.setenv("IDENTITY_HEADER", "header")
+    monkeypatch.setenv("AZURE_TOKEN_CREDENTIALS", "managedidentitycredential")
+    arm = Arm(arm_credential(), "00000000-0000-0000-0000-000000000000",
+              endpoint=emulator.arm_endpoint, ca_bundle=emulator.ca_bundle,
+              scope=EMULATOR_SCOPE)
+    with pytest.raises(AuthError) as caught:
+        arm.find_resource_group("any-app")
+    assert "could not reach the token endpoint" in caught.value.what
+    assert caught.value.where is not None and emulator.arm_endpoint in caught.value.where
+
+
 def test_no_credential_at_all_becomes_an_auth_error(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET",
                  "AZURE_CLIENT_CERTIFICATE_PATH", "AZURE_USERNAME"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -315,10 +314,8 @@ def test_certificate_failure_is_reported_without_retrying(emulator: RunningEmula
     assert "certificate" in str(caught.value).lower()
 
 
-def test_unreachable_kudu_is_retried_then_reported(tmp_path: Path) -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def test_unreachable_kudu_is_retried_then_reported(tmp_path: Path, unused_tcp_port: int) -> None:
+    port = unused_tcp_port
     sleeps = Sleeps()
     client = KuduClient(f"https://$app:pw-in-url-123@127.0.0.1:{port}/scm/app",
                         BearerAuth(lambda: "token-value-abc"),

@@ -3,47 +3,16 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
+from azpublish.cleanup import Terminated, signals_as_interrupts
 from azpublish.command_line import COMMANDS
 from azpublish.errors import AzPublishError, ExitCode
 from azpublish.redact import redact
 
 # What `azpublish emulator` needs beyond a publish: the extra `azpublish[emulator]`.
 EMULATOR_LIBRARIES = ("starlette", "uvicorn")
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where the program is, like Ctrl-C: every cleanup a Ctrl-C runs
-    (temporary files, containers, the deploy plan's undo) runs for them too."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
-
-
-@contextmanager
-def signals_as_interrupts() -> Iterator[None]:
-    """While the block runs, SIGTERM and SIGHUP raise ``Terminated``; the handlers are put back
-    after (``main`` may run inside another program, such as a test)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield  # only the main thread may set handlers
-        return
-
-    def interrupt(signum: int, _frame: object) -> None:
-        raise Terminated(signum)
-
-    previous = {number: signal.signal(number, interrupt)
-                for number in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

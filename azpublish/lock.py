@@ -22,7 +22,6 @@ import difflib
 import shlex
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -31,6 +30,7 @@ from typing import Literal
 
 from azpublish import __version__
 from azpublish.builders.container import ContainerEngine
+from azpublish.cleanup import temporary_folder
 from azpublish.distributions import dependency_closure
 from azpublish.errors import BuildError
 from azpublish.lock_input import INPUT_FILE as INPUT_FILE  # re-exported: lock_cli, pipeline
@@ -109,8 +109,7 @@ def lock(request: LockRequest, log: Callable[[str], None]) -> LockResult:
     """Resolve the input for the target; the lock file's text (nothing is written)."""
     engine = choose_engine(request, log)
     with lock_input(request.root) as source, \
-            tempfile.TemporaryDirectory(prefix="azpublish-lock-") as folder:
-        work = Path(folder)
+            temporary_folder("azpublish-lock-") as work:
         # The existing lock goes where the resolver writes: both tools keep its pins unless
         # told to upgrade.
         existing = request.output_path

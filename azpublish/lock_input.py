@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from azpublish.cleanup import temporary_folder
 from azpublish.errors import ProjectError
 from azpublish.requirements import read_requirements
 from azpublish.runtime import SUPPORTED_PYTHONS
@@ -116,8 +116,8 @@ def lock_input(root: Path) -> Iterator[LockInput]:
         yield LockInput(requirements_in, INPUT_FILE, input_digest(root))
         return
     dependencies = pyproject_dependencies(root)
-    with tempfile.TemporaryDirectory(prefix="azpublish-lock-input-") as folder:
-        path = Path(folder) / "pyproject-dependencies.in"
+    with temporary_folder("azpublish-lock-input-") as folder:
+        path = folder / "pyproject-dependencies.in"
         path.write_text("".join(f"{d}\n" for d in dependencies), encoding="utf-8")
         yield LockInput(path, PYPROJECT, input_digest(root))
 

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from azpublish.archive_paths import check_archive_path, looks_safe
+from azpublish.cleanup import held, removing_file
 from azpublish.errors import BuildError, PackageError
 from azpublish.ignore import FileEntry
 from azpublish.package_memo import MemoMember, MemoReader, PackageMemo, StatKey, stat_key
@@ -126,7 +127,11 @@ def write_package(entries: Sequence[FileEntry], dest: Path, *, max_size: int | N
         if previous is not None:
             stack.enter_context(previous)
         reused = _reusable(ordered, sources, previous)
-        with _TempArchive(dest, max_size) as archive:
+        archive = _TempArchive(dest, max_size)
+        # Held before the file exists, so that no signal finds it unregistered.
+        stack.enter_context(held(f"removing the partial package {archive.temp}",
+                                 removing_file(archive.temp)))
+        with archive:
             members = _write_members(ordered, archive, progress, reused, previous)
             _write_central_directory(members, archive)
             size, sha256 = archive.commit()
@@ -353,7 +358,7 @@ class _TempArchive:
                 failed = True
                 raise self._write_error(exc) from exc
         finally:
-            if failed:
+            if failed:  # held by write_package too; at once here, as the disk may be full
                 self.temp.unlink(missing_ok=True)
 
     def write(self, data: bytes) -> None:

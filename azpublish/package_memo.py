@@ -26,6 +26,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from azpublish.cleanup import removing_file, shielded
+
 MEMO_FORMAT = 1  # of last.json; part of the writer key
 _CHUNK = 1 << 20  # bytes per read when copying a member
 
@@ -189,9 +191,9 @@ class PackageMemo:
         except OSError:
             return False
         finally:
-            for temp in (temp_zip, temp_index):
-                with contextlib.suppress(OSError):
-                    temp.unlink(missing_ok=True)
+            with shielded():
+                for temp in (temp_zip, temp_index):
+                    removing_file(temp)()
         return True
 
     @contextlib.contextmanager

@@ -7,7 +7,6 @@ failure says where in the pipeline it happened.
 from __future__ import annotations
 
 import os
-import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from azpublish import __version__
 from azpublish.builders import SITE_PACKAGES, IndexedFunction, make_builder
+from azpublish.cleanup import held, removing_file, temporary_folder
 from azpublish.errors import AzPublishError, ExitCode, UsageError
 from azpublish.ignore import FileEntry, Selection, select_files
 from azpublish.listing import ignored_json, json_name, quote_path, rule_text
@@ -100,8 +100,7 @@ def publish(settings: Settings, report: Reporter) -> int:
     report.run.build = BuildFacts(builder.mode, target.python_version)
     # The run's workspace: what the build produces and the staged wwwroot live here, never in
     # the project, and go when the run ends, however it ends.
-    with tempfile.TemporaryDirectory(prefix="azpublish-") as scratch:
-        workspace = Path(scratch)
+    with temporary_folder("azpublish-") as workspace:
         (workspace / "build").mkdir()
         with stage("build", report):
             result = builder.build(project, target, report, workspace / "build")
@@ -296,7 +295,8 @@ def package_while_checking(selection: Selection, destination: Path, root: Path,
         stage_entries(selection.included, wwwroot)
         return check(wwwroot)
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="azpublish-check") as pool:
+    with held(f"removing the pending package {pending}", removing_file(pending)), \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="azpublish-check") as pool:
         checked = pool.submit(staged_check)
         try:
             with stage("package", report):
@@ -305,9 +305,8 @@ def package_while_checking(selection: Selection, destination: Path, root: Path,
                 indexed = checked.result()
         except BaseException:
             checked.cancel()
-            pending.unlink(missing_ok=True)
             raise
-    pending.replace(destination)
+        pending.replace(destination)
     return replace(package, path=destination), indexed
 
 

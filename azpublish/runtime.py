@@ -8,6 +8,7 @@ imports it to behave the same, never the other way round.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
@@ -21,6 +22,7 @@ from functools import lru_cache
 from importlib import metadata
 from pathlib import Path, PurePosixPath
 
+from azpublish.cleanup import temporary_folder
 from azpublish.distributions import dependency_closure
 from azpublish.errors import UsageError
 
@@ -188,18 +190,17 @@ def _library_copy() -> Path:
         raise PermissionError(f"{_CACHE_ROOT} belongs to another user; remove it")
     if target.is_dir():
         return target
-    staging = Path(tempfile.mkdtemp(prefix="funclib-", dir=_CACHE_ROOT))
-    for root, source in sources:
-        destination = staging / root
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, destination)
-        else:
-            shutil.copy2(source, destination)
-    try:
-        staging.rename(target)
-    except OSError:  # another process finished first; its copy is identical
-        shutil.rmtree(staging, ignore_errors=True)
+    with temporary_folder("funclib-", _CACHE_ROOT) as staging:
+        for root, source in sources:
+            destination = staging / root
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, destination)
+            else:
+                shutil.copy2(source, destination)
+        # Another process may have finished first (its copy is identical): ours then goes.
+        with contextlib.suppress(OSError):
+            staging.rename(target)
     return target
 
 

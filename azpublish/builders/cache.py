@@ -32,6 +32,7 @@ from importlib import metadata
 from pathlib import Path
 
 from azpublish.builders.engine import InstallRequest
+from azpublish.cleanup import owned_folder
 from azpublish.errors import BuildError
 from azpublish.requirements import logical_lines
 from azpublish.staging import link_or_copy
@@ -122,21 +123,25 @@ class BuildCache:
         cache's filesystem) as the entry for ``key``; returns the entry's site-packages folder,
         as ``lookup`` would."""
         staging = self._ensure(self.root / "staging")
-        assembly = staging / f"{key.digest}.{os.getpid()}.{secrets.token_hex(4)}.entry"
-        assembly.mkdir()
-        try:
-            try:
-                built.rename(assembly / SITE_PACKAGES)
-            except OSError as error:
-                if error.errno != errno.EXDEV:
-                    raise
-                shutil.copytree(built, assembly / SITE_PACKAGES, symlinks=True)
-            self._write_marker(assembly, key)
-            entry = self._entry(key)
-            self._ensure(entry.parent)
-            self._replace(assembly, entry)
+
+        def new_assembly() -> Path:
+            folder = staging / f"{key.digest}.{os.getpid()}.{secrets.token_hex(4)}.entry"
+            folder.mkdir()
+            return folder
+
+        try:  # the assembly goes however this ends; renamed into place, it is the entry
+            with owned_folder(new_assembly) as assembly:
+                try:
+                    built.rename(assembly / SITE_PACKAGES)
+                except OSError as error:
+                    if error.errno != errno.EXDEV:
+                        raise
+                    shutil.copytree(built, assembly / SITE_PACKAGES, symlinks=True)
+                self._write_marker(assembly, key)
+                entry = self._entry(key)
+                self._ensure(entry.parent)
+                self._replace(assembly, entry)
         except OSError as error:
-            shutil.rmtree(assembly, ignore_errors=True)
             raise BuildError(f"could not store the build in the cache: {error}",
                              where=str(self.root),
                              fix=f"check the cache folder's permissions and free space, set "

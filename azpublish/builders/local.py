@@ -8,7 +8,6 @@ project's own ``.python_packages`` (which is never touched). An unchanged key sk
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -26,6 +25,7 @@ from azpublish.builders.cache import BuildCache, cache_key, materialize
 from azpublish.builders.container import ContainerEngine
 from azpublish.builders.engine import Engine, Installer, InstallRequest
 from azpublish.builders.wheels import WheelsEngine
+from azpublish.cleanup import owned_folder
 from azpublish.ignore import Overlay
 from azpublish.local_settings import read_local_settings
 from azpublish.project import Project
@@ -98,14 +98,11 @@ class LocalBuilder:
             if entry is None:
                 report.info(f"building dependencies for {target.describe()} with the "
                             f"{engine.name} engine ({installer})")
-                staging = cache.staging_dir(key)
-                try:
+                # However the build ends, no half-built folder stays (stored, it has moved).
+                with owned_folder(lambda: cache.staging_dir(key)) as staging:
                     engine.install(replace(request, output=staging), report.info)
                     audit_folder(staging, SITE_PACKAGES, target, report)
                     entry = cache.store(key, staging)
-                except BaseException:  # a failure, Ctrl-C or SIGTERM: no half-built folder stays
-                    shutil.rmtree(staging, ignore_errors=True)
-                    raise
             # A hit needs no new audit: the entry was audited before it was stored, and the
             # target is part of its key. Linked while the key is locked: a concurrent
             # --no-cache rebuild may replace the entry, never these links to its files.

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from azpublish.builders.availability import (
     parse_inventory,
 )
 from azpublish.builders.engine import InstallRequest
+from azpublish.cleanup import temporary_folder
 from azpublish.errors import BuildError
 from azpublish.toolchain import installers
 from azpublish.toolchain.host_process import run_captured, run_streamed
@@ -67,8 +67,8 @@ class WheelsEngine:
         uv = installers.require_uv("--engine wheels")
         requirement = str(request.main_file)
         built: set[str] = set()
-        with tempfile.TemporaryDirectory(prefix="azpublish-wheelhouse-") as wheelhouse:
-            sources = request.sources.with_find_links(wheelhouse)
+        with temporary_folder("azpublish-wheelhouse-") as wheelhouse:
+            sources = request.sources.with_find_links(str(wheelhouse))
             command = installers.uv_install(uv, python=self.python, target_dir=str(request.output),
                                             requirement=requirement, flags=sources.flags("uv"),
                                             target=request.target)
@@ -95,14 +95,14 @@ class WheelsEngine:
                     raise self.explain(missing, request, log)
                 log(f"{missing.name} has no wheel for the target; building it from source, "
                     "which works only for pure-Python packages")
-                self._build_pure_wheel(missing, request, Path(wheelhouse), log)
+                self._build_pure_wheel(missing, request, wheelhouse, log)
                 built.add(missing.name)
 
     def _build_pure_wheel(self, missing: Missing, request: InstallRequest, wheelhouse: Path,
                           log: Callable[[str], None]) -> None:
-        with tempfile.TemporaryDirectory(prefix="azpublish-sdist-") as scratch:
+        with temporary_folder("azpublish-sdist-") as scratch:
             command = installers.pip_wheel_from_source(self.python, missing.name, missing.spec,
-                                                       scratch)
+                                                       str(scratch))
             finished = run_streamed(command, _pip_env(request.sources), request.project_root,
                                     log)
             if finished.status != 0 and find_missing(list(finished.tail), "pip") is not None:
@@ -128,8 +128,8 @@ class WheelsEngine:
     def inventory(self, name: str, request: InstallRequest) -> Inventory | None:
         """Every file of ``name`` on the indexes, as pip's verbose output lists them (with the
         same sources, credentials and find-links); None when pip gave no answer."""
-        with tempfile.TemporaryDirectory(prefix="azpublish-inventory-") as scratch:
-            finished = run_captured(installers.pip_list_files(self.python, name, scratch),
+        with temporary_folder("azpublish-inventory-") as scratch:
+            finished = run_captured(installers.pip_list_files(self.python, name, str(scratch)),
                                     _pip_env(request.sources), request.project_root,
                                     INVENTORY_TIMEOUT)
         return None if finished is None else parse_inventory(name, list(finished.tail))

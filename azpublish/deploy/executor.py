@@ -14,6 +14,7 @@ from azpublish.azure.arm import Arm
 from azpublish.azure.functions_host import Diagnosis, diagnose
 from azpublish.azure.kudu import AuthRejected, KuduClient, Started
 from azpublish.azure.tracker import track_deployment
+from azpublish.cleanup import shielded
 from azpublish.deploy.plan import (
     PACKAGE_TAG,
     CheckUnchanged,
@@ -99,9 +100,11 @@ class Executor:
                 self.report.detail(f"step: {step.describe()}")
                 self.run_step(step)
         except BaseException as failure:
-            self.clean_up(plan.cleanup, failure)
+            with shielded():  # a second Ctrl-C must not leave the settings half put back
+                self.clean_up(plan.cleanup, failure)
             raise
-        self.clean_up(plan.cleanup, None)
+        with shielded():
+            self.clean_up(plan.cleanup, None)
         return self.result
 
     def clean_up(self, cleanup: Sequence[Cleanup], failure: BaseException | None) -> None:

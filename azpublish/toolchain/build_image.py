@@ -13,12 +13,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from azpublish.cleanup import temporary_folder
 from azpublish.errors import BuildError
 from azpublish.redact import redact
 from azpublish.runtime import Target
@@ -109,8 +109,7 @@ class BuildImages:
             raise docker_failure(error, "looking up the build image") from None
         dockerfile = self.options.dockerfile
         log(f"building {recipe.tag} from {dockerfile.name} on {recipe.base_image}")
-        with tempfile.TemporaryDirectory(prefix="azpublish-build-context-") as folder:
-            context = Path(folder)
+        with temporary_folder("azpublish-build-context-") as context:
             shutil.copyfile(dockerfile, context / "Dockerfile.build")
             fetch_wheelhouse(context / "wheelhouse", recipe, target, log)
             self._build(client, context, recipe, log)

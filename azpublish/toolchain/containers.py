@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, Literal
 
+from azpublish.cleanup import held, shielded
 from azpublish.errors import BuildError
 from azpublish.redact import redact
 
@@ -90,23 +91,24 @@ class ContainerRunner:
         if spec.installer_cache:
             mounts.append(DockerMount(CACHE_MOUNT, f"azpublish-cache-{spec.user[0]}",
                                       type="volume"))
-        container = None
         try:
-            container = self.client.containers.create(
-                spec.image, command=list(spec.command), environment=dict(spec.environment),
-                working_dir=spec.working_dir, user="{}:{}".format(*spec.user), mounts=mounts,
-                network_mode=spec.network, labels={"org.azpublish.role": spec.role})
-            self.last_container_id = str(container.id)
-            container.start()
-            if log is not None:
-                return self._streamed(container, log)
-            return self._collected(container, spec.timeout)
+            with contextlib.ExitStack() as stack:
+                # The container holds the credential: no signal between creating and holding it.
+                with shielded():
+                    container = self.client.containers.create(
+                        spec.image, command=list(spec.command),
+                        environment=dict(spec.environment), working_dir=spec.working_dir,
+                        user="{}:{}".format(*spec.user), mounts=mounts,
+                        network_mode=spec.network, labels={"org.azpublish.role": spec.role})
+                    self.last_container_id = str(container.id)
+                    stack.enter_context(held(f"removing the {spec.role} container "
+                                             f"{short_id(container.id)}", removing(container)))
+                container.start()
+                if log is not None:
+                    return self._streamed(container, log)
+                return self._collected(container, spec.timeout)
         except docker_errors() as error:
             raise docker_failure(error, spec.doing) from None
-        finally:
-            if container is not None:
-                with contextlib.suppress(Exception):  # the run's outcome matters more
-                    container.remove(force=True)
 
     @staticmethod
     def _streamed(container: Any, log: Callable[[str], None]) -> RunOutcome:
@@ -129,6 +131,16 @@ class ContainerRunner:
             status, timed_out = -1, True
         return RunOutcome(status, stdout=container.logs(stdout=True, stderr=False),
                           stderr=container.logs(stdout=False, stderr=True), timed_out=timed_out)
+
+
+def removing(container: Any) -> Callable[[], None]:
+    """The undo for a container: killed if it runs, then removed with its environment."""
+
+    def remove() -> None:
+        with contextlib.suppress(Exception):  # the run's outcome matters more
+            container.remove(force=True)
+
+    return remove
 
 
 # -- connecting --------------------------------------------------------------------------------

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from azpublish.toolchain.host_process import STOP_GRACE_SECONDS
 
 BLOBS = 3
 BLOB_SIZE = 48 * 1024 * 1024  # random: slow to deflate, so the signal lands mid-package
@@ -59,3 +62,65 @@ def test_a_signal_mid_package_leaves_nothing_behind(big_app: Path, tmp_path: Pat
     assert f"stopped by {signal.Signals(signum).name}".encode() in err
     assert list(out_dir.iterdir()) == []
     assert list(temp.iterdir()) == []
+
+
+def children_of(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.installs
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_a_host_install_stops_the_installer(tmp_path: Path, signum: int) -> None:
+    """A signal sent to azpublish alone does not reach uv: azpublish stops it, and waits for it,
+    before removing the folders uv writes into."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "host.json").write_text('{"version": "2.0"}')
+    (app / "function_app.py").write_text("import azure.functions as func\n\n"
+                                         "app = func.FunctionApp()\n")
+    (app / "requirements.txt").write_text("six\n")
+    temp, cache = tmp_path / "tmp", tmp_path / "cache"
+    temp.mkdir()
+    secret = "signal-host-index-secret-31"
+    with socket.socket() as silent:  # an index that takes connections and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        port = silent.getsockname()[1]
+        env = {**os.environ, "TMPDIR": str(temp), "AZPUBLISH_CACHE_DIR": str(cache)}
+        child = subprocess.Popen(
+            [sys.executable, "-m", "azpublish", "--project-dir", str(app), "--build", "local",
+             "--engine", "wheels", "--python-version", "3.11", "--no-preflight", "--no-deploy",
+             "--output-zip", str(tmp_path / "app.zip"),
+             "--pip-extra-index-url", f"https://u:{secret}@127.0.0.1:{port}/simple/"],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 120
+            while not (installers := [pid for pid in children_of(child.pid)
+                                      if b"uv" in Path(f"/proc/{pid}/cmdline").read_bytes()]):
+                assert child.poll() is None, child.communicate()[1].decode()
+                assert time.monotonic() < deadline, "the installer never started"
+                time.sleep(0.05)
+            child.send_signal(signum)
+            # Not a speed target: left alone, uv waits out its own timeouts (about 45 s here)
+            # while azpublish waits for it; stopped, it is gone within its grace period.
+            _, err = child.communicate(timeout=STOP_GRACE_SECONDS + 15)
+        finally:
+            if child.poll() is None:
+                child.kill()
+    assert child.returncode == 128 + signum, err.decode()
+    assert not any(running(pid) for pid in installers), "the installer outlived azpublish"
+    assert not (tmp_path / "app.zip").exists()
+    assert list(temp.iterdir()) == []
+    staging = cache / "staging"
+    assert not staging.exists() or list(staging.iterdir()) == []
+    assert secret.encode() not in err

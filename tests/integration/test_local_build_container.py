@@ -92,10 +92,12 @@ def test_a_listed_worker_never_reaches_the_installer_in_the_container(
     assert (app / "requirements" / "base.txt").read_text().endswith("azure-functions-worker\n")
 
 
-def test_sigterm_during_the_install_removes_its_container(
-        tmp_path: Path, docker_client: Any, container_engines: dict[str, Any]) -> None:
-    """The install container holds the index credential in its environment: a SIGTERM while it
-    runs must take it away with the run (exit 143), as Ctrl-C does."""
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_the_install_removes_its_container(
+        tmp_path: Path, docker_client: Any, container_engines: dict[str, Any], signum: int
+) -> None:
+    """The install container holds the index credential in its environment: a signal while it
+    runs must take it away with the run, as Ctrl-C does."""
     app = make_app(tmp_path / "app")
     secret = "sigterm-index-secret-88"
     env = {**os.environ, "AZPUBLISH_CACHE_DIR": str(tmp_path / "cache"),
@@ -113,12 +115,12 @@ def test_sigterm_during_the_install_removes_its_container(
             assert child.poll() is None, child.communicate()[1].decode()
             assert time.monotonic() < deadline, "the install container never ran"
             time.sleep(0.1)
-        child.send_signal(signal.SIGTERM)
+        child.send_signal(signum)
         _, err = child.communicate(timeout=120)
     finally:
         if child.poll() is None:
             child.kill()
-    assert child.returncode == 143, err.decode()
+    assert child.returncode == (130 if signum == signal.SIGINT else 128 + signum), err.decode()
     left = docker_client.containers.list(all=True, filters=install)
     assert left == [], [container.attrs["Config"]["Env"] for container in left]
     assert not (tmp_path / "app.zip").exists()

@@ -92,7 +92,9 @@ def build_parser(prog: str = "azpublish emulator") -> argparse.ArgumentParser:
     add.add_argument("--status", type=int, help="fail: the status to answer (default 503)")
     add.add_argument("--retry-after", type=int, help="fail: Retry-After seconds")
     add.add_argument("--count", type=int, help="how many times (0: until cleared; default 1)")
-    add.add_argument("--seconds", type=float, help="settings_delay / slow_build: seconds")
+    add.add_argument("--seconds", type=float,
+                     help="settings_delay / slow_build: seconds; slow_upload: the pause "
+                     "after each chunk")
     add.add_argument("--after-bytes", type=int, help="drop_upload: bytes before the drop")
     add.add_argument("--stage", action="append", choices=STAGES, dest="stages",
                      help="hold: stop at this stage (repeatable; default pending)")

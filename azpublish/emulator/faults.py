@@ -5,6 +5,8 @@ Kinds:
 - ``fail``: the next ``count`` requests whose path matches ``path`` (a glob, e.g.
   ``*/api/zipdeploy``) and ``method`` answer ``status`` (429 and 503 carry ``Retry-After``).
 - ``drop_upload``: the next ``count`` uploads lose their connection after ``after_bytes`` bytes.
+- ``slow_upload``: the next ``count`` uploads are read slowly, pausing ``seconds`` after each
+  chunk (a slow network: an upload that is still going when a test needs it to be).
 - ``settings_delay``: Kudu sees app-setting changes ``seconds`` late (until cleared).
 - ``slow_build``: the next ``count`` builds take ``seconds`` longer.
 - ``hold``: the next ``count`` deployments stop at each of ``stages`` (``pending``,
@@ -26,7 +28,8 @@ from typing import Any, Literal, get_args
 from azpublish.emulator.layout import StateLayout, read_json, write_json_atomic
 from azpublish.errors import UsageError
 
-FaultKind = Literal["fail", "drop_upload", "settings_delay", "slow_build", "hold", "sync_error"]
+FaultKind = Literal["fail", "drop_upload", "slow_upload", "settings_delay", "slow_build", "hold",
+                    "sync_error"]
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 STAGES = ("pending", "building", "deploying")
 FAIL_STATUSES = (400, 401, 403, 404, 408, 409, 429, 500, 502, 503, 504)
@@ -168,6 +171,10 @@ class FaultBook:
 
     def take_drop(self, app: str | None) -> Fault | None:
         return self._take("drop_upload", app)
+
+    def take_slow_upload(self, app: str | None) -> float:
+        fault = self._take("slow_upload", app)
+        return fault.seconds if fault else 0.0
 
     def take_slow_build(self, app: str | None) -> float:
         fault = self._take("slow_build", app)

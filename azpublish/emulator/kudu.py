@@ -167,7 +167,8 @@ async def _receive(request: Request, ctx: EmulatorContext, app: App, site: Site,
     try:
         await receive_upload(request, package, limit=ctx.config.max_upload_bytes,
                              drop_after=drop.after_bytes if drop else None,
-                             idle_timeout=ctx.config.upload_idle_timeout_seconds)
+                             idle_timeout=ctx.config.upload_idle_timeout_seconds,
+                             pause=ctx.faults.take_slow_upload(app.name))
     except UploadTooLarge as too_large:
         return text(f"Request Entity Too Large: {too_large}", 413), None
     except UploadBroken as broken:

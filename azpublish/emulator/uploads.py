@@ -52,10 +52,11 @@ async def _drain(request: Request, budget: int) -> None:
 
 
 async def receive_upload(request: Request, destination: Path, *, limit: int,
-                         drop_after: int | None = None, idle_timeout: float | None = None
-                         ) -> int:
+                         drop_after: int | None = None, idle_timeout: float | None = None,
+                         pause: float = 0.0) -> int:
     """Write the body to ``destination``; the number of bytes received. A client that sends
-    nothing for ``idle_timeout`` seconds is cut off (``UploadBroken``)."""
+    nothing for ``idle_timeout`` seconds is cut off (``UploadBroken``); ``pause`` seconds are
+    waited after each chunk (the ``slow_upload`` fault)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         await _drain(request, DRAIN_CAP)
@@ -82,6 +83,8 @@ async def receive_upload(request: Request, destination: Path, *, limit: int,
                     await _drain(request, DRAIN_CAP)
                     raise UploadTooLarge(limit)
                 await handle.write(chunk)
+                if pause:
+                    await anyio.sleep(pause)
     except ClientDisconnect as exc:
         raise UploadBroken(f"the client disconnected after {received} bytes") from exc
     return received

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import Run, RunningEmulator
+from tests.integration.conftest import HELLO, Run, RunningEmulator
 from tests.integration.pypi_index import PrivateIndex
 
 pytestmark = pytest.mark.integration
@@ -81,6 +82,50 @@ def test_a_signal_during_the_deployment_puts_the_settings_back(
     assert child.returncode == (130 if signum == signal.SIGINT else 128 + signum), err.decode()
     assert emulator.app_settings(app) == before
     assert b"app settings put back" in err and secret.encode() not in err
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_signal_during_the_upload_leaves_nothing_behind(
+        emulator: RunningEmulator, hello: Path, tmp_path: Path, signum: int) -> None:
+    """Cut mid-upload: no deployment, the settings back, the app free for the next deploy, and
+    nothing of the run in TMPDIR or in the emulator's upload folder."""
+    app_dir = tmp_path / "app"
+    shutil.copytree(hello, app_dir)
+    (app_dir / "data.bin").write_bytes(os.urandom(4 << 20))  # dozens of chunks to read slowly
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    app = emulator.create_app()
+    before = emulator.app_settings(app)
+    emulator.add_fault(kind="slow_upload", app=app, seconds=0.25, count=1)
+    uploads = emulator.state_dir / "uploads"
+    secret = "upload-signal-secret-52"
+    child = subprocess.Popen(
+        [sys.executable, "-m", "azpublish", "--project-dir", str(app_dir), "--app", app,
+         "--restore-settings", "--pip-extra-index-url", f"https://u:{secret}@127.0.0.1:9/simple"],
+        env={**os.environ, **emulator.env(), "TMPDIR": str(temp)}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while not any(f.stat().st_size for f in uploads.glob("*.zip")):  # bytes have arrived
+            assert child.poll() is None, child.communicate()[1].decode()
+            assert time.monotonic() < deadline, "the upload never started"
+            time.sleep(0.05)
+        child.send_signal(signum)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert child.returncode == (130 if signum == signal.SIGINT else 128 + signum), err.decode()
+    assert emulator.kudu("GET", app, "/api/deployments").json() == []
+    assert emulator.app_settings(app) == before
+    assert list(temp.iterdir()) == []
+    assert secret.encode() not in err
+    deadline = time.monotonic() + 30  # the server notices the closed connection by itself
+    while list(uploads.glob("*.zip")):
+        assert time.monotonic() < deadline, "the abandoned upload stayed on the server"
+        time.sleep(0.1)
+    record = emulator.deploy_and_wait(app, emulator.v2_app(HELLO))  # not locked out
+    assert record["status"] == 4
 
 
 @pytest.mark.parametrize("deployment", ["fails", "succeeds"])

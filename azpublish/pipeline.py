@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -113,6 +113,8 @@ def publish(settings: Settings, report: Reporter) -> int:
             selection = with_copies(selection, packaged_copies(
                 project.requirements, project.root, workspace / "requirements"))
             check_selection(selection.included)
+            if builder.mode == "remote":
+                check_requirements_packaged(project, selection)
             for rule, label in selection.overridden:
                 report.warn(f"{rule.describe()} would exclude {rule.pattern.strip('/')}, but "
                             f"{label} packages it anyway: the app needs its dependencies")
@@ -123,7 +125,7 @@ def publish(settings: Settings, report: Reporter) -> int:
                 from azpublish.deploy.executor import describe_plan
 
                 describe_plan(deploy_plan(deploy_target, builder.mode, "", settings,
-                                          function_names(project)), report)
+                                          known_to_plan(project, target)), report)
             return ExitCode.OK
 
         destination = settings.output_zip or workspace / "package.zip"
@@ -135,20 +137,36 @@ def publish(settings: Settings, report: Reporter) -> int:
         if deploy_target:
             with stage("deploy", report):
                 deploy(deploy_target, builder.mode, package, settings, report,
-                       function_names(project) or tuple(f.name for f in indexed),
-                       model=project.model, import_checked=result.check is not None)
+                       known_to_plan(project, target, indexed,
+                                     import_checked=result.check is not None))
     return ExitCode.OK
 
 
+@dataclass(frozen=True)
+class KnownApp:
+    """What reading and building the app told that the deploy plan needs."""
+
+    expected_functions: tuple[str, ...] = ()
+    model: str = ""
+    import_checked: bool = False
+    has_requirements: bool = False
+
+
+def known_to_plan(project: Project, target: Target, indexed: tuple[IndexedFunction, ...] = (),
+                  *, import_checked: bool = False) -> KnownApp:
+    return KnownApp(function_names(project) or tuple(f.name for f in indexed), project.model,
+                    import_checked, project.requirements.installs_on(target.python_version))
+
+
 def deploy_plan(target: DeployTarget, mode: BuildMode, sha256: str, settings: Settings,
-                expected_functions: tuple[str, ...] = (), *, model: str = "",
-                import_checked: bool = False) -> DeployPlan:
+                known: KnownApp) -> DeployPlan:
     from azpublish.deploy.plan import DeployOptions, plan_deploy
 
     options = DeployOptions(mode, sha256, settings.timeout, settings.pip_extra_index_url,
                             settings.restore_settings, settings.verify_url,
-                            settings.index_timeout, expected_functions, target.python_version,
-                            settings.allow_partial, model, import_checked)
+                            settings.index_timeout, known.expected_functions,
+                            target.python_version, settings.allow_partial, known.model,
+                            known.import_checked, known.has_requirements)
     if target.arm is None:
         return plan_deploy(target.site.plan, target.kudu.settings(), options, arm_access=False)
     return plan_deploy(target.site.plan, target.arm.app_settings(target.ref), options)
@@ -162,13 +180,11 @@ def function_names(project: Project) -> tuple[str, ...]:
 
 
 def deploy(target: DeployTarget, mode: BuildMode, package: PackageReport, settings: Settings,
-           report: Reporter, expected_functions: tuple[str, ...] = (), *, model: str = "",
-           import_checked: bool = False) -> None:
+           report: Reporter, known: KnownApp) -> None:
     from azpublish.deploy.executor import Executor
     from azpublish.deploy.plan import CheckUnchanged
 
-    plan = deploy_plan(target, mode, package.sha256, settings, expected_functions,
-                       model=model, import_checked=import_checked)
+    plan = deploy_plan(target, mode, package.sha256, settings, known)
     # The message carries the same stamp the plan checks against (one place computes it).
     stamp = next(s.stamp() for s in plan.steps if isinstance(s, CheckUnchanged))
     message = f"azpublish {__version__} {stamp} id={uuid.uuid4()}"
@@ -318,6 +334,30 @@ def package_selection(selection: Selection, dest: Path, root: Path, settings: Se
     with report.progress("packaging", total) as advance:
         return write_package(selection.included, dest, max_size=settings.max_package_size,
                              progress=advance, reuse=memo)
+
+
+def check_requirements_packaged(project: Project, selection: Selection) -> None:
+    """The server's build reads the requirement files from the package: one left out by
+    .funcignore would make it install nothing (or fail on a missing -r include)."""
+    if project.requirements.empty:
+        return
+    root = project.root.resolve()
+    packaged = {entry.archive_path for entry in selection.included}
+    for path in project.requirements.files:
+        if not path.is_relative_to(root):
+            continue  # outside the app: inlined into the packaged copy
+        name = path.relative_to(root).as_posix()
+        if name in packaged:
+            continue
+        rule = next((i.rule for i in selection.ignored
+                     if i.path == name or (i.path.endswith("/") and name.startswith(i.path))),
+                    None)
+        why = rule.describe() if rule is not None else "the file selection"
+        raise UsageError(f"{name} is left out of the package by {why}, but --build remote "
+                         "installs what the packaged requirement files name: the server "
+                         "would install nothing", where=str(path),
+                         fix=f"remove that rule from .funcignore (or add !{name}), or build "
+                         "with --build local")
 
 
 def with_copies(selection: Selection, copies: Mapping[Path, Path]) -> Selection:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.markers import UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
@@ -52,6 +53,13 @@ class Requirements:
     @property
     def empty(self) -> bool:
         return not any(is_requirement(line.text) for line in self.lines)
+
+    def installs_on(self, python_version: str) -> bool:
+        """Whether pip would install anything on the platform's Linux with that Python: false
+        when every requirement's marker rules it out there (``pywin32; sys_platform ==
+        "win32"``), so an empty ``.python_packages`` after the server's build is no fault."""
+        return any(is_requirement(line.text) and applies_on(line.text, python_version)
+                   for line in self.lines)
 
 
 def read_requirements(path: Path) -> Requirements:
@@ -259,6 +267,26 @@ def credential_lines(requirements: Requirements) -> list[RequirementLine]:
     return [line for line in requirements.lines
             if any("@" in url.split("/", 3)[2] for url in _URL.findall(line.text)
                    if url.count("/") >= 2)]
+
+
+def applies_on(line: str, python_version: str) -> bool:
+    """A requirement line's marker, evaluated for the Functions host (CPython on x86-64 Linux);
+    true when there is none or it cannot be read (pip is the judge of those)."""
+    spec = line.split(" --", 1)[0].strip()
+    try:
+        marker = Requirement(spec).marker
+    except InvalidRequirement:
+        return True
+    if marker is None:
+        return True
+    environment = {"python_version": python_version, "python_full_version": f"{python_version}.0",
+                   "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+                   "platform_machine": "x86_64", "implementation_name": "cpython",
+                   "platform_python_implementation": "CPython"}
+    try:
+        return bool(marker.evaluate(environment))
+    except (UndefinedComparison, UndefinedEnvironmentName):  # let pip decide
+        return True
 
 
 def is_requirement(line: str) -> bool:

@@ -17,6 +17,7 @@ from azpublish.azure.tracker import track_deployment
 from azpublish.cleanup import shielded
 from azpublish.deploy.plan import (
     PACKAGE_TAG,
+    CheckDependencies,
     CheckUnchanged,
     Cleanup,
     DeployPlan,
@@ -45,6 +46,8 @@ INDEX_NOTICE = 15.0  # seconds between "waiting for the host" lines
 # The log entry Kudu (KuduLite) writes when it runs the remote build; a zip deploy asked to
 # build whose log lacks it was deployed without its dependencies.
 BUILD_STEP = "Running oryx build"
+# What Oryx logs when it finds no requirements file: the build "succeeds" having installed nothing.
+NOTHING_INSTALLED = "Not installing dependencies"
 _STAMP = re.compile(r"\b(sha256|build|python|plan)=(\S+)")
 _TAGGED_DEPLOYMENT = re.compile(r"\bdeployment=(\S+)")
 
@@ -90,6 +93,7 @@ class Executor:
         self.kudu: KuduClient = target.kudu
         self.started: Started | None = None
         self.uploaded: Upload | None = None
+        self.tracked_log: tuple[str, ...] = ()  # the followed deployment's log lines
 
     def run(self, plan: DeployPlan) -> DeployResult:
         """The steps, then the cleanup, which runs after a failure or Ctrl-C too."""
@@ -153,6 +157,8 @@ class Executor:
             self.upload(step)
         elif isinstance(step, TrackDeployment):
             self.track(step)
+        elif isinstance(step, CheckDependencies):
+            self.check_dependencies(step)
         elif isinstance(step, RememberPackage):
             self.remember(step)
         elif isinstance(step, SyncTriggers):
@@ -241,20 +247,41 @@ class Executor:
             self.result.status = "failed"
             raise
         self.result.deployment_id = outcome.deployment_id
+        self.tracked_log = tuple(outcome.log)
         upload = self.uploaded
         if upload is not None and upload.remote_build and upload.endpoint == "zipdeploy" \
                 and not any(BUILD_STEP in line for line in outcome.log):
             self.result.status = "not built"
             raise DeployError(
-                f"deployment {outcome.deployment_id} finished without the remote build that was "
-                f"asked for: its log has no '{BUILD_STEP}...' step, so requirements.txt was not "
-                "installed and the app will not find its dependencies",
+                "it finished without the remote build that was asked for: its log has no "
+                f"'{BUILD_STEP}...' step, so requirements.txt was not installed and the app "
+                "will not find its dependencies",
                 where=f"deployment {outcome.deployment_id}",
                 fix="Kudu read the app settings from before the build was switched on; publish "
                     "again with --force (the same package would otherwise be skipped as "
                     "unchanged), and check SCM_DO_BUILD_DURING_DEPLOYMENT and ENABLE_ORYX_BUILD")
         self.result.status = "success"
         self.report.info(f"deployment {outcome.deployment_id} succeeded")
+
+    def check_dependencies(self, step: CheckDependencies) -> None:
+        """The build ran, but did it install anything? Oryx says so when it found no
+        requirements file, and leaves the folder empty when pip installed nothing."""
+        deployment = self.result.deployment_id
+        skipped = next((line for line in self.tracked_log if NOTHING_INSTALLED in line), None)
+        entries = self.with_auth_fallback(lambda: self.kudu.folder(step.folder))
+        if skipped is None and entries:
+            self.report.detail(f"the remote build installed {len(entries)} entries in "
+                               f"{step.folder}")
+            return
+        self.result.status = "not built"
+        why = (f"the server's build says: {skipped.strip()}" if skipped is not None
+               else f"{step.folder} is {'missing' if entries is None else 'empty'} on the app")
+        raise DeployError(
+            f"it finished, but the remote build installed none of the requirements ({why}), "
+            "so the app will not find its dependencies",
+            where=f"deployment {deployment}",
+            fix="check that requirements.txt is at the app's root and packaged (not excluded "
+                "by .funcignore), look at the deployment log, then publish again with --force")
 
     def remember(self, step: RememberPackage) -> None:
         value = f"{step.stamp()} deployment={self.result.deployment_id}"

@@ -112,6 +112,18 @@ class TrackDeployment:
 
 
 @dataclass(frozen=True)
+class CheckDependencies:
+    """After a remote build of an app with requirements: the server really installed them
+    (Kudu skips a build it reads stale settings for, and Oryx installs nothing when it finds no
+    requirements file). Only where Kudu serves the built wwwroot: dedicated and Premium."""
+
+    folder: str = "site/wwwroot/.python_packages/lib/site-packages"
+
+    def describe(self) -> str:
+        return f"check that the remote build installed the dependencies ({self.folder})"
+
+
+@dataclass(frozen=True)
 class SyncTriggers:
     def describe(self) -> str:
         return "sync function triggers"
@@ -157,7 +169,7 @@ class RestoreAppSettings:
 
 
 Step = (CheckUnchanged | UpdateAppSettings | WaitForKuduSettings | Upload | TrackDeployment
-        | RememberPackage | SyncTriggers | ListFunctions | VerifyUrl)
+        | CheckDependencies | RememberPackage | SyncTriggers | ListFunctions | VerifyUrl)
 Cleanup = RestoreAppSettings
 
 
@@ -187,6 +199,7 @@ class DeployOptions:
     allow_partial: bool = False  # the target Python, part of what makes a package "unchanged"
     model: str = ""  # the app's programming model, "v1" or "v2"
     import_checked: bool = False
+    has_requirements: bool = False  # requirements.txt names something to install
 
 
 def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptions,
@@ -217,7 +230,7 @@ def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptio
     if wanted or remove:
         steps.append(UpdateAppSettings(wanted, tuple(remove)))
         steps.append(WaitForKuduSettings({**wanted, **dict.fromkeys(remove)}))
-    steps += [upload, TrackDeployment(options.timeout),
+    steps += [upload, TrackDeployment(options.timeout), *dependency_check(plan, options),
               RememberPackage(options.sha256, options.mode, options.python, plan),
               SyncTriggers(),
               ListFunctions(options.index_timeout, options.expected_functions,
@@ -228,6 +241,13 @@ def plan_deploy(plan: PlanKind, current: Mapping[str, str], options: DeployOptio
     if options.restore_settings and (wanted or remove):
         cleanup = (RestoreAppSettings({name: current.get(name) for name in (*wanted, *remove)}),)
     return DeployPlan(tuple(steps), cleanup)
+
+
+def dependency_check(plan: PlanKind, options: DeployOptions) -> tuple[Step, ...]:
+    """Consumption keeps the built app in a package Kudu does not serve, and Flex builds apart
+    from Kudu: there the build log is all there is, and the tracker reads it."""
+    wanted = options.mode == "remote" and options.has_requirements
+    return (CheckDependencies(),) if wanted and plan in ("dedicated", "premium") else ()
 
 
 def check_supported(plan: PlanKind, mode: BuildMode) -> None:
@@ -275,7 +295,7 @@ def kudu_only_plan(wanted: Mapping[str, str], remove: list[str], upload: Upload,
             "azpublish Resource Manager access with --subscription and a credential")
     steps: list[Step] = [CheckUnchanged(options.sha256, options.mode, options.python, plan),
                          upload,
-                         TrackDeployment(options.timeout)]
+                         TrackDeployment(options.timeout), *dependency_check(plan, options)]
     if options.verify_url:
         steps.append(VerifyUrl(options.verify_url))
     return DeployPlan(tuple(steps))

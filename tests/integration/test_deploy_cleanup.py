@@ -84,6 +84,13 @@ def test_a_signal_during_the_deployment_puts_the_settings_back(
     assert b"app settings put back" in err and secret.encode() not in err
 
 
+def size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # a deployment finished with it in between
+        return 0
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_during_the_upload_leaves_nothing_behind(
         emulator: RunningEmulator, hello: Path, tmp_path: Path, signum: int) -> None:
@@ -98,6 +105,7 @@ def test_a_signal_during_the_upload_leaves_nothing_behind(
     before = emulator.app_settings(app)
     emulator.add_fault(kind="slow_upload", app=app, seconds=0.25, count=1)
     uploads = emulator.state_dir / "uploads"
+    earlier = set(uploads.glob("*.zip"))  # other tests' deployments may still hold theirs
     secret = "upload-signal-secret-52"
     child = subprocess.Popen(
         [sys.executable, "-m", "azpublish", "--project-dir", str(app_dir), "--app", app,
@@ -106,7 +114,7 @@ def test_a_signal_during_the_upload_leaves_nothing_behind(
         stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
-        while not any(f.stat().st_size for f in uploads.glob("*.zip")):  # bytes have arrived
+        while not any(size_of(f) for f in set(uploads.glob("*.zip")) - earlier):
             assert child.poll() is None, child.communicate()[1].decode()
             assert time.monotonic() < deadline, "the upload never started"
             time.sleep(0.05)
@@ -121,7 +129,7 @@ def test_a_signal_during_the_upload_leaves_nothing_behind(
     assert list(temp.iterdir()) == []
     assert secret.encode() not in err
     deadline = time.monotonic() + 30  # the server notices the closed connection by itself
-    while list(uploads.glob("*.zip")):
+    while set(uploads.glob("*.zip")) - earlier:
         assert time.monotonic() < deadline, "the abandoned upload stayed on the server"
         time.sleep(0.1)
     record = emulator.deploy_and_wait(app, emulator.v2_app(HELLO))  # not locked out

@@ -152,3 +152,17 @@ def test_without_arm_needed_setting_changes_are_refused_with_the_list() -> None:
     assert "PIP_EXTRA_INDEX_URL=<set>" in info.value.what
     assert "pw99" not in info.value.render()
 
+
+
+@pytest.mark.parametrize(("plan", "mode", "checked"), [
+    ("dedicated", "remote", True), ("premium", "remote", True),
+    # Consumption's built app is a package Kudu does not serve; Flex builds apart from Kudu.
+    ("consumption", "remote", False), ("flex", "remote", False),
+    ("dedicated", "local", False)])
+def test_a_remote_build_with_requirements_is_checked_to_have_installed_them(
+        plan: str, mode: str, checked: bool) -> None:
+    steps = kinds(planned(plan, {}, options(mode, has_requirements=True)))  # type: ignore[arg-type]
+    assert ("CheckDependencies" in steps) is checked
+    if checked:
+        assert steps.index("CheckDependencies") == steps.index("TrackDeployment") + 1
+    assert "CheckDependencies" not in kinds(planned(plan, {}, options(mode)))  # type: ignore[arg-type]

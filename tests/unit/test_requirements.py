@@ -177,3 +177,17 @@ def test_lines_with_a_credential_in_a_url_are_found(tmp_path: Path) -> None:
         "six==1.16\n")
     found = credential_lines(read_requirements(tmp_path / "requirements.txt"))
     assert [line.lineno for line in found] == [1, 3]
+
+
+@pytest.mark.parametrize(("text", "installs"), [
+    ("six\n", True),
+    ('pywin32; sys_platform == "win32"\n', False),
+    ('tomli; python_version < "3.11"\n', False),
+    ('tomli; python_version < "3.12"\n', True),
+    ('pywin32; sys_platform == "win32"\nsix\n', True),
+    ("--index-url https://example.invalid/simple\n", False),
+    ("./vendored/pkg\n", True),  # not a name: pip judges it
+])
+def test_what_installs_on_the_functions_host(tmp_path: Path, text: str, installs: bool) -> None:
+    (tmp_path / "requirements.txt").write_text(text)
+    assert read_requirements(tmp_path / "requirements.txt").installs_on("3.11") is installs

@@ -28,6 +28,7 @@ from requests.auth import AuthBase
 
 from azpublish.azure.error_body import error_text
 from azpublish.azure.retry import RetryPolicy, is_transient, retry_after_seconds
+from azpublish.azure.upload_progress import AcknowledgedProgressAdapter, ProgressReader
 from azpublish.errors import DeployError, PackageError
 from azpublish.redact import redact, register_secret, register_url_credentials
 
@@ -132,34 +133,6 @@ class DeploymentInProgress(KuduError):
     """409: another deployment runs on this app (and waiting for it did not help)."""
 
 
-class ProgressReader:
-    """A file wrapper that reports the bytes read so far in this attempt (requests streams it)."""
-
-    def __init__(self, handle: IO[bytes], size: int, progress: Callable[[int], None]) -> None:
-        self._handle = handle
-        self._size = size
-        self._done = 0
-        self._progress = progress
-
-    def __len__(self) -> int:
-        return self._size
-
-    @property
-    def incomplete(self) -> bool:
-        """Whether the server stopped reading before the end of the package."""
-        return self._done < self._size
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._handle.read(size)
-        if chunk:
-            self._done += len(chunk)
-            self._progress(self._done)
-        return chunk
-
-    def close(self) -> None:
-        self._handle.close()
-
-
 class _HeaderAuth(AuthBase):
     """Hands our header to requests as its auth, so neither URL userinfo nor ~/.netrc
     replaces it."""
@@ -228,7 +201,12 @@ class KuduClient:
         self.verify = verify  # passed per request: REQUESTS_CA_BUNDLE beats Session.verify
         self.retry = retry or RetryPolicy()
         self._owns_session = session is None
-        self.session = session or requests.Session()
+        if session is None:
+            session = requests.Session()
+            # Upload progress counts what the server acknowledged (upload_progress.py).
+            session.mount("https://", AcknowledgedProgressAdapter())
+            session.mount("http://", AcknowledgedProgressAdapter())
+        self.session = session
         self.clock = clock
         self.busy_poll_interval = busy_poll_interval
         self.upload_timeout = upload_timeout  # (connect, read) seconds
@@ -272,6 +250,21 @@ class KuduClient:
 
     def deployments(self) -> list[dict[str, Any]]:
         return self._list("api/deployments")
+
+    def folder(self, path: str) -> list[dict[str, Any]] | None:
+        """The entries of a folder through the VFS API (``path`` from ``/home``), or None
+        when there is no such folder."""
+        route = f"api/vfs/{quote(path.strip('/'))}/"
+        response = self._send("GET", route, expected=(200, 404))
+        if response.status_code == 404:
+            return None
+        try:
+            data = response.json()
+        except ValueError:
+            raise self._shape("GET", route, "JSON", response) from None
+        if not isinstance(data, list):
+            raise self._shape("GET", route, "a JSON list", response)
+        return [item for item in data if isinstance(item, dict)]
 
     def log(self, deployment_id: str) -> list[dict[str, Any]]:
         return self._list(f"api/deployments/{quote(deployment_id, safe='')}/log")
@@ -382,18 +375,25 @@ class KuduClient:
                       progress: Callable[[int], None] | None) -> Started:
         size = package.stat().st_size
 
+        readers: list[ProgressReader] = []  # this attempt's
+
         def body() -> IO[bytes] | ProgressReader:
             try:
                 handle = package.open("rb")
             except OSError as error:
                 raise PackageError(f"cannot read the package: {error}", where=str(package)
                                    ) from error
-            return ProgressReader(handle, size, progress) if progress else handle
+            if progress is None:
+                return handle
+            readers[:] = [ProgressReader(handle, size, progress)]
+            return readers[0]
 
         response = self._send("POST", path, params=params, body=body,
                               headers={"Content-Type": "application/zip"},
                               expected=(200, 202), timeout=self.upload_timeout,
                               transient=_upload_transient)
+        for reader in readers:
+            reader.answered()
         location = response.headers.get("Location")
         return Started(response.status_code,
                        started_deployment_id(response.headers.get("SCM-DEPLOYMENT-ID"),

@@ -20,6 +20,8 @@ CREDENTIAL_VARIABLES = ("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_TENANT_
                         "AZURE_FEDERATED_TOKEN_FILE", "AZURE_TOKEN_CREDENTIALS", "MSI_ENDPOINT",
                         "MSI_SECRET", "IDENTITY_ENDPOINT", "IDENTITY_HEADER",
                         "IDENTITY_SERVER_THUMBPRINT", "IMDS_ENDPOINT", "AZURE_CONFIG_DIR")
+# Where tests not marked docker find the Docker engine: nowhere.
+NO_DOCKER = "unix:///nonexistent/azpublish-test-without-docker.sock"
 # run(*args) -> (exit code, stdout, stderr) of the publish command, in-process.
 Run = Callable[..., tuple[int, str, str]]
 
@@ -64,6 +66,17 @@ def _no_ambient_settings(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     # to the job's real outputs and summary; tests that want that set these themselves.
     for name in ("GITHUB_ACTIONS", "TF_BUILD", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _docker_only_where_declared(request: pytest.FixtureRequest,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # A build that may use the container engine (--engine auto) would otherwise reach the real
+    # engine, which pulls a missing base image from its registry: traffic off loopback that the
+    # network guard cannot see, since dockerd sends it. Tests that use the engine say so (the
+    # docker marker) and name a local base image.
+    if request.node.get_closest_marker("docker") is None:
+        monkeypatch.setenv("DOCKER_HOST", NO_DOCKER)
 
 
 

@@ -39,6 +39,7 @@ LABEL_HASH = "org.azpublish.dockerfile-sha256"
 LABEL_PIP = "org.azpublish.pip-version"
 LABEL_UV = "org.azpublish.uv-version"
 DEFAULT_BASE = "python:{version}-slim-bookworm"
+LOCAL_ONLY = "azpublish/"  # the provisioning script's base images: local, never pulled
 PROVISION_HINT = ("build the local base images with `sudo bash scripts/provision-docker.sh`, "
                   "or pass --base-image IMAGE (env AZPUBLISH_BASE_IMAGE) naming an image "
                   "this Docker engine has or can pull")
@@ -107,6 +108,11 @@ class BuildImages:
             pass
         except docker_errors() as error:
             raise docker_failure(error, "looking up the build image") from None
+        if recipe.base_image.startswith(LOCAL_ONLY) and not _has_image(client, recipe.base_image):
+            # Never asked of a registry: a name there under azpublish/ is not ours to trust.
+            raise BuildError(f"the base image {recipe.base_image!r} is not in this Docker "
+                             "engine (images under azpublish/ are built locally, never pulled)",
+                             where="--base-image", fix=PROVISION_HINT)
         dockerfile = self.options.dockerfile
         log(f"building {recipe.tag} from {dockerfile.name} on {recipe.base_image}")
         with temporary_folder("azpublish-build-context-") as context:

@@ -111,7 +111,9 @@ def test_a_signal_during_the_install_removes_its_container(
     install = {"label": "org.azpublish.role=install"}
     try:
         deadline = time.monotonic() + 300
-        while not docker_client.containers.list(filters={**install, "status": "running"}):
+        while not [c for c in docker_client.containers.list(filters={**install,
+                                                                    "status": "running"})
+                   if secret in " ".join(c.attrs["Config"]["Env"] or ())]:  # this run's
             assert child.poll() is None, child.communicate()[1].decode()
             assert time.monotonic() < deadline, "the install container never ran"
             time.sleep(0.1)

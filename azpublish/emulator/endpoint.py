@@ -21,13 +21,15 @@ class EndpointInfo:
     pid: int
     admin_url: str
     url_scheme: str = "path"  # "hostnames": App Service host names; "path": path prefixes
+    trust_bundle: str = ""  # the system's roots plus ca_bundle (older endpoint files: none)
 
     def env(self) -> dict[str, str]:
         """What azpublish and the Azure SDKs read to use this emulator."""
         return {
             "AZPUBLISH_ARM_ENDPOINT": self.arm_endpoint,
             "AZPUBLISH_CA_BUNDLE": self.ca_bundle,
-            "REQUESTS_CA_BUNDLE": self.ca_bundle,
+            # The combined bundle: requests-based tools in the same shell still reach real hosts.
+            "REQUESTS_CA_BUNDLE": self.trust_bundle or self.ca_bundle,
             "IDENTITY_ENDPOINT": self.identity_endpoint,
             "IDENTITY_HEADER": self.identity_header,
             "AZURE_SUBSCRIPTION_ID": self.subscription_id,
@@ -48,7 +50,7 @@ def read_endpoint(layout: StateLayout) -> EndpointInfo | None:
         return None
     data = read_json(layout.endpoint_file)
     names = {f.name for f in fields(EndpointInfo)}
-    if not names - {"url_scheme"} <= set(data):
+    if not names - {"url_scheme", "trust_bundle"} <= set(data):
         return None
     return EndpointInfo(**{k: data[k] for k in names if k in data})
 

@@ -176,6 +176,7 @@ def _serve_locked(options: ServeOptions, layout: StateLayout,
         identity_header=keys.identity_header, subscription_id=identity.subscription_id,
         resource_group=identity.resource_group, tenant_id=identity.tenant_id, pid=os.getpid(),
         admin_url=f"{urls.base}/_emulator", url_scheme=urls.scheme,
+        trust_bundle=str(tls.trust_bundle),
     )
 
     def ready() -> None:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
+import certifi
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -35,6 +37,7 @@ class TlsFiles:
     ca_cert: Path
     server_cert: Path
     server_key: Path
+    trust_bundle: Path  # the system's roots plus the CA: for REQUESTS_CA_BUNDLE in a shell
 
 
 def _now() -> dt.datetime:
@@ -154,4 +157,21 @@ def ensure_certificates(layout: StateLayout) -> TlsFiles:
     ca, ca_key = loaded if loaded is not None else _make_ca(folder)
     if loaded is None or not _server_is_fresh(folder, ca):
         _make_server(folder, ca, ca_key)
-    return TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server.key")
+    trust = folder / "trust.pem"
+    write_bytes_atomic(trust, trust_bundle(ca.public_bytes(serialization.Encoding.PEM)))
+    return TlsFiles(folder / "ca.pem", folder / "server.pem", folder / "server.key", trust)
+
+
+def trust_bundle(ca_pem: bytes) -> bytes:
+    """The roots this machine trusts (OpenSSL's default file, which ``SSL_CERT_FILE`` moves;
+    else certifi's) followed by the emulator's CA. A shell pointed at the CA alone would fail
+    TLS with every real host (pip, the Azure CLI): ``REQUESTS_CA_BUNDLE`` replaces, it does
+    not add."""
+    roots = b""
+    for candidate in (ssl.get_default_verify_paths().cafile, certifi.where()):
+        if candidate and Path(candidate).is_file():
+            roots = Path(candidate).read_bytes()
+            break
+    if roots and not roots.endswith(b"\n"):
+        roots += b"\n"
+    return roots + b"# the azpublish emulator's CA\n" + ca_pem

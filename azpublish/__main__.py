@@ -22,6 +22,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args[0] if args and args[0] in COMMANDS else "publish"
     if args[:1] == [command]:
         args = args[1:]
+    if command == "deploy":  # `deploy FILE ...` is the publish of --package FILE
+        if args[:1] in (["-h"], ["--help"]):
+            args = ["--help"]
+        elif not args or args[0].startswith("-"):
+            print("error: azpublish deploy: give the package first: azpublish deploy FILE "
+                  "[OPTIONS]\n  hint: see azpublish --help", file=sys.stderr)
+            return ExitCode.USAGE
+        else:
+            args = ["--package", *args]
+        command = "publish"
     if command == "emulator":  # a server: it stops on SIGTERM itself
         try:
             from azpublish.emulator.cli import main as emulator_main

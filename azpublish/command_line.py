@@ -16,6 +16,8 @@ __all__ = ["COMMANDS", "Parser", "choices_text", "commands_epilog", "version_tex
 # The subcommands, with what ``azpublish --help`` says of each; publish is the default.
 COMMANDS = {
     "publish": "build, package and deploy the app (the default: `azpublish [OPTIONS]`)",
+    "deploy": "deploy a zip built before, as it is: `azpublish deploy FILE [OPTIONS]` (the "
+              "same as --package FILE)",
     "lock": "pin requirements for the app's Linux Python into requirements.txt",
     "emulator": "a local HTTPS stand-in for App Service (needs azpublish[emulator])",
 }

@@ -647,10 +647,15 @@ def _group(archive_path: str) -> str:
 
 
 def _largest_groups(members: Iterable[_Member]) -> tuple[EntrySize, ...]:
+    return largest_groups((m.entry.archive_path, m.entry.size, m.compressed) for m in members)
+
+
+def largest_groups(entries: Iterable[tuple[str, int, int]]) -> tuple[EntrySize, ...]:
+    """The largest groups of (archive path, size, compressed size) entries, descending."""
     totals: dict[str, tuple[int, int]] = {}
-    for member in members:
-        name = _group(member.entry.archive_path)
+    for path, size, compressed in entries:
+        name = _group(path)
         raw, packed = totals.get(name, (0, 0))
-        totals[name] = (raw + member.entry.size, packed + member.compressed)
+        totals[name] = (raw + size, packed + compressed)
     ranked = sorted(totals.items(), key=lambda item: (-item[1][0], item[0]))
     return tuple(EntrySize(name, raw, packed) for name, (raw, packed) in ranked[:LARGEST_GROUPS])

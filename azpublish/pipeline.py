@@ -56,6 +56,8 @@ def stage(name: str, report: Reporter) -> Iterator[None]:
 
 
 def publish(settings: Settings, report: Reporter) -> int:
+    if settings.package is not None:
+        return publish_prebuilt(settings.package, settings, report)
     listing = settings.list_included_files or settings.list_ignored_files
     with stage("discover", report):
         project = discover(find_root(settings.project_dir))
@@ -156,6 +158,34 @@ def known_to_plan(project: Project, target: Target, indexed: tuple[IndexedFuncti
                   *, import_checked: bool = False) -> KnownApp:
     return KnownApp(function_names(project) or tuple(f.name for f in indexed), project.model,
                     import_checked, project.requirements.installs_on(target.python_version))
+
+
+def publish_prebuilt(path: Path, settings: Settings, report: Reporter) -> int:
+    """``--package``: the zip's checks, then the same resolve, plan and deployment."""
+    from azpublish.deploy.plan import check_supported
+    from azpublish.deploy.target import resolve_target
+    from azpublish.prebuilt import read_prebuilt
+
+    with stage("discover", report):
+        prebuilt = read_prebuilt(path)
+    describe_package(prebuilt.package, report)
+    report.info("no .python_packages/ in it: the server installs its requirements.txt "
+                "(remote build)" if prebuilt.mode == "remote" else
+                "deployed as it is: its .python_packages/ (if any) are the dependencies")
+    with stage("resolve", report):
+        target = resolve_target(settings, report)
+        check_supported(target.site.plan, prebuilt.mode)
+    report.run.build = BuildFacts(prebuilt.mode, target.python_version)
+    known = KnownApp(has_requirements=prebuilt.has_requirements)
+    if settings.dry_run:
+        from azpublish.deploy.executor import describe_plan
+
+        describe_plan(deploy_plan(target, prebuilt.mode, prebuilt.package.sha256, settings,
+                                  known), report)
+        return ExitCode.OK
+    with stage("deploy", report):
+        deploy(target, prebuilt.mode, prebuilt.package, settings, report, known)
+    return ExitCode.OK
 
 
 def deploy_plan(target: DeployTarget, mode: BuildMode, sha256: str, settings: Settings,

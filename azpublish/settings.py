@@ -71,6 +71,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("slot", "str", "a deployment slot", metavar="NAME"),
     Option("python_version", "python", "the target Python (default: the app's, else "
            f"{DEFAULT_PYTHON})", metavar="X.Y"),
+    Option("package", "path", "deploy this zip as it is, built before (promote one artefact "
+           "through stages): nothing is built or packaged", metavar="FILE", in_pyproject=False),
     Option("no_deploy", "bool", "build and package only; needs --output-zip", False),
     Option("output_zip", "path", "where to write the package", metavar="FILE"),
     Option("dry_run", "bool", "print what would be packaged and done; write and upload nothing",
@@ -135,6 +137,7 @@ class Settings:
     subscription: str | None = None
     slot: str | None = None
     python_version: str | None = None
+    package: Path | None = None
     no_deploy: bool = False
     output_zip: Path | None = None
     dry_run: bool = False
@@ -262,6 +265,9 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 
 # Options that only matter to some runs: given for another, they would be silently ignored.
 _LOCAL_ONLY = ("engine", "installer", "base_image", "build_image", "additional_packages")
+# What shapes a build or a package: nothing, when --package deploys one made before.
+_BUILD_ONLY = ("build", "no_build", "project_dir", "max_package_size", "no_cache", "strict_lock",
+               "no_preflight", "preflight_timeout", *_LOCAL_ONLY)
 _DEPLOY_ONLY = ("restore_settings", "verify_url", "app", "slot", "force", "index_timeout",
                 "allow_partial")
 
@@ -276,6 +282,10 @@ def without_effect(settings: Settings) -> list[str]:
         for name in sorted(given & set(_LOCAL_ONLY)):
             found.append(f"{by_name[name].flag} has no effect with --build {settings.build} "
                          "(it shapes a local build only)")
+    if settings.package is not None:
+        for name in sorted(given & set(_BUILD_ONLY)):
+            found.append(f"{by_name[name].flag} has no effect with --package (the package is "
+                         "built already; what it holds decides how it is deployed)")
     if settings.no_deploy and not settings.dry_run:
         for name in sorted(given & set(_DEPLOY_ONLY)):
             found.append(f"{by_name[name].flag} has no effect with --no-deploy (nothing is "
@@ -284,6 +294,14 @@ def without_effect(settings: Settings) -> list[str]:
 
 
 def check_combinations(settings: Settings) -> None:
+    if settings.package is not None:
+        clash = next((flag for flag, given in (
+            ("--no-deploy", settings.no_deploy), ("--output-zip", settings.output_zip),
+            ("--list-included-files", settings.list_included_files),
+            ("--list-ignored-files", settings.list_ignored_files)) if given), None)
+        if clash:
+            raise UsageError(f"--package deploys a zip made before; {clash} is about making "
+                             "one", fix=f"drop {clash}, or drop --package to build the app")
     if settings.no_deploy and settings.output_zip is None and not settings.dry_run:
         raise UsageError("--no-deploy needs --output-zip FILE to say where the package goes",
                          fix="add --output-zip app.zip (or use --dry-run to only look)")

@@ -24,6 +24,7 @@ const INPUT_VARIABLES = {
   dryRun: 'AZPUBLISH_DRY_RUN',
   timeout: 'AZPUBLISH_TIMEOUT',
   verifyUrl: 'AZPUBLISH_VERIFY_URL',
+  package: 'AZPUBLISH_PACKAGE',
 };
 const SECRET_INPUTS = ['publishProfile', 'pipExtraIndexUrl'];
 const CONNECTION_INPUT = 'azureSubscription';

@@ -130,6 +130,8 @@ def test_a_mistyped_variable_is_named_with_the_nearest_setting() -> None:
      "--restore-settings has no effect with --no-deploy"),
     (["--no-deploy", "--output-zip", "a.zip", "--verify-url", "/api/x"],
      "--verify-url has no effect with --no-deploy"),
+    (["--package", "a.zip", "--build", "local"], "--build has no effect with --package"),
+    (["--package", "a.zip", "--no-cache"], "--no-cache has no effect with --package"),
 ])
 def test_an_option_without_effect_in_this_run_is_said(argv: list[str], warned: str) -> None:
     settings = resolve(argv, environ={})

@@ -32,8 +32,6 @@ const CLI_INPUT = 'azpublishPath';
 // Every input the handler reads: task.json must declare exactly these (the tests check).
 const INPUTS = [CONNECTION_INPUT, CLI_INPUT, ...Object.keys(INPUT_VARIABLES)];
 
-// The JSON report's values as output variables (the GitHub Action's outputs, camelCased).
-const OUTPUT_VARIABLES = ['appUrl', 'deploymentId', 'packageSha256', 'functions'];
 const PUBLIC_ARM = /^https:\/\/management\.azure\.com\/?$/i;
 const OIDC_API_VERSION = '7.1';
 
@@ -142,20 +140,6 @@ function runCli(cli, env) {
   });
 }
 
-/** The output variables from the JSON report: the same names and values as the CLI's own. */
-function outputVariables(report) {
-  const deployment = report.deployment || {};
-  const functions = (report.functions || []).map((f) => ({
-    name: f.name, trigger: f.trigger, invoke_url: f.invoke_url,
-  }));
-  return {
-    appUrl: deployment.url || '',
-    deploymentId: deployment.deployment_id || '',
-    packageSha256: (report.package || {}).sha256 || '',
-    functions: JSON.stringify(functions),
-  };
-}
-
 async function run() {
   try {
     const connection = tl.getInput(CONNECTION_INPUT, false);
@@ -163,20 +147,21 @@ async function run() {
     // An explicit subscription input wins over the connection's.
     const env = childEnvironment({ ...credentials, ...inputEnvironment() });
     const { code, stdout } = await runCli(findCli(), env);
-    let report = {};
+    // The CLI's report ends with its own output variables and, on failure, its task result
+    // (TF_BUILD=True): set here again they would appear twice. Only a CLI that ended before
+    // its report (bad usage, a crash) leaves the result to the task.
+    let reported = false;
     try {
-      report = JSON.parse(stdout);
+      reported = typeof JSON.parse(stdout) === 'object';
     } catch {
-      // A crash before the report: the exit code below still fails the task.
-    }
-    for (const [name, value] of Object.entries(outputVariables(report))) {
-      tl.setVariable(name, value, false, true);
+      reported = false;
     }
     if (code === 0) {
       tl.setResult(tl.TaskResult.Succeeded, 'published');
+    } else if (!reported) {
+      tl.setResult(tl.TaskResult.Failed, `azpublish failed (exit ${code}) before its report: see the log above`);
     } else {
-      const message = (report.error && report.error.message) || 'see the log above';
-      tl.setResult(tl.TaskResult.Failed, `azpublish failed (exit ${code}): ${message}`);
+      process.exitCode = 1;
     }
   } catch (error) {
     tl.setResult(tl.TaskResult.Failed, error.message);
@@ -184,8 +169,8 @@ async function run() {
 }
 
 module.exports = {
-  INPUTS, INPUT_VARIABLES, OUTPUT_VARIABLES, credentialEnvironment, inputEnvironment,
-  outputVariables, run,
+  INPUTS, INPUT_VARIABLES, credentialEnvironment, inputEnvironment,
+  run,
 };
 
 if (require.main === module) {

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from azpublish.ci import AZURE_VARIABLES
 from tests.integration.conftest import RunningEmulator
 
 pytestmark = pytest.mark.integration
@@ -54,6 +55,9 @@ def test_task_json_contract() -> None:
     inputs = {i["name"]: i for i in task["inputs"]}
     assert inputs["azureSubscription"]["type"] == "connectedService:AzureRM"
     assert set(inputs) == set(handler_table("INPUTS"))  # read by the handler, and only those
+    assert len(task["friendlyName"]) <= 40  # the marketplace's limit
+    # The CLI sets the output variables (the task does not set them again): the same names.
+    assert {v["name"] for v in task["outputVariables"]} == set(AZURE_VARIABLES.values())
 
 
 def test_task_mirrors_the_action_and_the_template() -> None:

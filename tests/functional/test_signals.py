@@ -6,14 +6,12 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from azpublish.toolchain.host_process import STOP_GRACE_SECONDS
+from tests.signalled import exit_status, signal_when
 
 BLOBS = 3
 BLOB_SIZE = 48 * 1024 * 1024  # random: slow to deflate, so the signal lands mid-package
@@ -43,31 +41,16 @@ def test_a_signal_mid_package_leaves_nothing_behind(big_app: Path, tmp_path: Pat
     temp.mkdir()
     env = {**os.environ, "TMPDIR": str(temp), "AZPUBLISH_CACHE_DIR": str(tmp_path / "cache"),
            "DOCKER_HOST": "unix:///nonexistent/azpublish-test.sock"}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "azpublish", "--project-dir", str(big_app), "--build", "custom",
-         "--no-preflight", "--no-deploy", "--output-zip", str(out_dir / "app.zip")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while not any(out_dir.iterdir()):  # the package's temporary file: packaging has begun
-            assert child.poll() is None, child.communicate()[1].decode()
-            assert time.monotonic() < deadline, "packaging never started"
-            time.sleep(0.02)
-        child.send_signal(signum)
-        _, err = child.communicate(timeout=60)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == exit_status(signum), err.decode()
+    status, err = signal_when(
+        ["--project-dir", str(big_app), "--build", "custom", "--no-preflight", "--no-deploy",
+         "--output-zip", str(out_dir / "app.zip")], env,
+        lambda _pid: any(out_dir.iterdir()),  # the package's temporary file: packaging began
+        signum, stage="packaging", answer_within=60, poll=0.02)
+    assert status == exit_status(signum), err
     if signum != signal.SIGINT:
-        assert f"stopped by {signal.Signals(signum).name}".encode() in err
+        assert f"stopped by {signal.Signals(signum).name}" in err
     assert list(out_dir.iterdir()) == []
     assert list(temp.iterdir()) == []
-
-
-def exit_status(signum: int) -> int:
-    """Ctrl-C's 130, else the shell's 128 + the signal."""
-    return 130 if signum == signal.SIGINT else 128 + signum
 
 
 def children_of(pid: int) -> list[int]:
@@ -103,30 +86,26 @@ def test_a_signal_during_a_host_install_stops_the_installer(tmp_path: Path, sign
         silent.listen(16)
         port = silent.getsockname()[1]
         env = {**os.environ, "TMPDIR": str(temp), "AZPUBLISH_CACHE_DIR": str(cache)}
-        child = subprocess.Popen(
-            [sys.executable, "-m", "azpublish", "--project-dir", str(app), "--build", "local",
-             "--engine", "wheels", "--python-version", "3.11", "--no-preflight", "--no-deploy",
+        installers: list[int] = []
+
+        def installing(pid: int) -> bool:
+            installers[:] = [child for child in children_of(pid)
+                             if b"uv" in Path(f"/proc/{child}/cmdline").read_bytes()]
+            return bool(installers)
+
+        # Not a speed target: left alone, uv waits out its own timeouts (about 45 s here) while
+        # azpublish waits for it; stopped, it is gone within its grace period.
+        status, err = signal_when(
+            ["--project-dir", str(app), "--build", "local", "--engine", "wheels",
+             "--python-version", "3.11", "--no-preflight", "--no-deploy",
              "--output-zip", str(tmp_path / "app.zip"),
              "--pip-extra-index-url", f"https://u:{secret}@127.0.0.1:{port}/simple/"],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            deadline = time.monotonic() + 120
-            while not (installers := [pid for pid in children_of(child.pid)
-                                      if b"uv" in Path(f"/proc/{pid}/cmdline").read_bytes()]):
-                assert child.poll() is None, child.communicate()[1].decode()
-                assert time.monotonic() < deadline, "the installer never started"
-                time.sleep(0.05)
-            child.send_signal(signum)
-            # Not a speed target: left alone, uv waits out its own timeouts (about 45 s here)
-            # while azpublish waits for it; stopped, it is gone within its grace period.
-            _, err = child.communicate(timeout=STOP_GRACE_SECONDS + 15)
-        finally:
-            if child.poll() is None:
-                child.kill()
-    assert child.returncode == exit_status(signum), err.decode()
+            env, installing, signum, stage="the installer",
+            answer_within=STOP_GRACE_SECONDS + 15)
+    assert status == exit_status(signum), err
     assert not any(running(pid) for pid in installers), "the installer outlived azpublish"
     assert not (tmp_path / "app.zip").exists()
     assert list(temp.iterdir()) == []
     staging = cache / "staging"
     assert not staging.exists() or list(staging.iterdir()) == []
-    assert secret.encode() not in err
+    assert secret not in err

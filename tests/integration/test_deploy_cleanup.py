@@ -7,8 +7,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 
 from tests.integration.conftest import HELLO, Run, RunningEmulator
 from tests.integration.pypi_index import PrivateIndex
+from tests.signalled import exit_status, signal_when
 
 pytestmark = pytest.mark.integration
 
@@ -63,25 +62,26 @@ def test_a_signal_during_the_deployment_puts_the_settings_back(
     before = emulator.app_settings(app)
     emulator.add_fault(kind="hold", app=app, stages=["building"], count=1)
     secret = "ctrlc-secret-77"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "azpublish", "--project-dir", str(hello), "--app", app,
-         "--restore-settings", "--pip-extra-index-url", f"https://u:{secret}@127.0.0.1:9/simple"],
-        env={**os.environ, **emulator.env()}, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    seen: dict[str, str] = {}
+
+    def deploying(_pid: int) -> bool:
+        if not emulator.kudu("GET", app, "/api/deployments").json():
+            return False
+        seen.update(emulator.app_settings(app))
+        return True
+
     try:
-        deadline = time.monotonic() + 120
-        while not emulator.kudu("GET", app, "/api/deployments").json():
-            assert child.poll() is None and time.monotonic() < deadline, "no deployment started"
-            time.sleep(0.2)
-        assert secret in emulator.app_settings(app)["PIP_EXTRA_INDEX_URL"]  # set by the publish
-        child.send_signal(signum)
-        _, err = child.communicate(timeout=120)
+        status, err = signal_when(
+            ["--project-dir", str(hello), "--app", app, "--restore-settings",
+             "--pip-extra-index-url", f"https://u:{secret}@127.0.0.1:9/simple"],
+            {**os.environ, **emulator.env()}, deploying, signum, stage="the deployment",
+            poll=0.2)
     finally:
-        if child.poll() is None:
-            child.kill()
         emulator.release(app)
-    assert child.returncode == (130 if signum == signal.SIGINT else 128 + signum), err.decode()
+    assert secret in seen["PIP_EXTRA_INDEX_URL"]  # set by the publish, while it ran
+    assert status == exit_status(signum), err
     assert emulator.app_settings(app) == before
-    assert b"app settings put back" in err and secret.encode() not in err
+    assert "app settings put back" in err and secret not in err
 
 
 def size_of(path: Path) -> int:
@@ -107,27 +107,17 @@ def test_a_signal_during_the_upload_leaves_nothing_behind(
     uploads = emulator.state_dir / "uploads"
     earlier = set(uploads.glob("*.zip"))  # other tests' deployments may still hold theirs
     secret = "upload-signal-secret-52"
-    child = subprocess.Popen(
-        [sys.executable, "-m", "azpublish", "--project-dir", str(app_dir), "--app", app,
-         "--restore-settings", "--pip-extra-index-url", f"https://u:{secret}@127.0.0.1:9/simple"],
-        env={**os.environ, **emulator.env(), "TMPDIR": str(temp)}, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 120
-        while not any(size_of(f) for f in set(uploads.glob("*.zip")) - earlier):
-            assert child.poll() is None, child.communicate()[1].decode()
-            assert time.monotonic() < deadline, "the upload never started"
-            time.sleep(0.05)
-        child.send_signal(signum)
-        _, err = child.communicate(timeout=120)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == (130 if signum == signal.SIGINT else 128 + signum), err.decode()
+    status, err = signal_when(
+        ["--project-dir", str(app_dir), "--app", app, "--restore-settings",
+         "--pip-extra-index-url", f"https://u:{secret}@127.0.0.1:9/simple"],
+        {**os.environ, **emulator.env(), "TMPDIR": str(temp)},
+        lambda _pid: any(size_of(f) for f in set(uploads.glob("*.zip")) - earlier),
+        signum, stage="the upload")
+    assert status == exit_status(signum), err
     assert emulator.kudu("GET", app, "/api/deployments").json() == []
     assert emulator.app_settings(app) == before
     assert list(temp.iterdir()) == []
-    assert secret.encode() not in err
+    assert secret not in err
     deadline = time.monotonic() + 30  # the server notices the closed connection by itself
     while set(uploads.glob("*.zip")) - earlier:
         assert time.monotonic() < deadline, "the abandoned upload stayed on the server"

@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -17,6 +15,7 @@ import pytest
 
 from azpublish.__main__ import main
 from tests.integration.docker_support import BASE_IMAGES, container_engines, docker_client
+from tests.signalled import exit_status, signal_when
 
 pytestmark = [pytest.mark.integration, pytest.mark.docker]
 __all__ = ["container_engines", "docker_client"]  # fixtures used by this module
@@ -102,30 +101,22 @@ def test_a_signal_during_the_install_removes_its_container(
     secret = "sigterm-index-secret-88"
     env = {**os.environ, "AZPUBLISH_CACHE_DIR": str(tmp_path / "cache"),
            "TMPDIR": str(tmp_path)}
-    child = subprocess.Popen(
-        [sys.executable, "-m", "azpublish", "--project-dir", str(app), "--build", "local",
-         "--engine", "container", "--base-image", BASE_IMAGES["3.11"], "--python-version",
-         "3.11", "--no-deploy", "--output-zip", str(tmp_path / "app.zip"),
-         "--pip-extra-index-url", f"https://u:{secret}@127.0.0.1:9/simple/"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     install = {"label": "org.azpublish.role=install"}
-    try:
-        deadline = time.monotonic() + 300
-        while not [c for c in docker_client.containers.list(filters={**install,
-                                                                    "status": "running"})
-                   if secret in " ".join(c.attrs["Config"]["Env"] or ())]:  # this run's
-            assert child.poll() is None, child.communicate()[1].decode()
-            assert time.monotonic() < deadline, "the install container never ran"
-            time.sleep(0.1)
-        child.send_signal(signum)
-        _, err = child.communicate(timeout=120)
-    finally:
-        if child.poll() is None:
-            child.kill()
-    assert child.returncode == (130 if signum == signal.SIGINT else 128 + signum), err.decode()
+
+    def installing(_pid: int) -> bool:
+        running = docker_client.containers.list(filters={**install, "status": "running"})
+        return any(secret in " ".join(c.attrs["Config"]["Env"] or ()) for c in running)
+
+    status, err = signal_when(
+        ["--project-dir", str(app), "--build", "local", "--engine", "container",
+         "--base-image", BASE_IMAGES["3.11"], "--python-version", "3.11", "--no-deploy",
+         "--output-zip", str(tmp_path / "app.zip"),
+         "--pip-extra-index-url", f"https://u:{secret}@127.0.0.1:9/simple/"],
+        env, installing, signum, stage="the install container", wait=300, poll=0.1)
+    assert status == exit_status(signum), err
     left = docker_client.containers.list(all=True, filters=install)
     assert left == [], [container.attrs["Config"]["Env"] for container in left]
     assert not (tmp_path / "app.zip").exists()
-    assert secret.encode() not in err
+    assert secret not in err
     staging = tmp_path / "cache" / "staging"
     assert not staging.exists() or list(staging.iterdir()) == []  # no half-built entry stays

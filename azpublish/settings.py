@@ -104,6 +104,9 @@ OPTIONS: tuple[Option, ...] = (
     Option("preflight_timeout", "duration", "how long importing the app may take in the import "
            "check (e.g. 120, 5m)", 120.0, metavar="TIME"),
     Option("tenant", "str", "the Entra tenant to authenticate in", metavar="ID"),
+    Option("plan", "choice", "the app's hosting plan when only a publish profile is given "
+           "(Resource Manager says it otherwise); flexconsumption is the Action's name for "
+           "flex", None, ("dedicated", "premium", "flex", "consumption", "flexconsumption")),
     Option("publish_profile", "str", "a publish profile (file path, or its XML) for basic auth "
            "to Kudu", metavar="FILE", in_pyproject=False),
     Option("arm_endpoint", "str", "the Resource Manager endpoint (sovereign clouds, the "
@@ -155,6 +158,7 @@ class Settings:
     preflight_timeout: float = 120.0
     strict_lock: bool = False
     tenant: str | None = None
+    plan: str | None = None
     publish_profile: str | None = field(default=None, repr=False)
     arm_endpoint: str | None = None
     ca_bundle: Path | None = None

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from azpublish.azure.arm import AppRef, Arm, Site
+from azpublish.azure.arm import AppRef, Arm, PlanKind, Site
 from azpublish.azure.auth import (
     PublishProfile,
     arm_credential,
@@ -58,6 +58,7 @@ def resolve_target(settings: Settings, report: Reporter,
     group = settings.resource_group or arm.find_resource_group(app)
     site = arm.site(AppRef(subscription, group, app, settings.slot))
     check_site(site)
+    check_plan(site, settings)
     python_version = target_python(site, settings, report)
 
     bearer = BearerAuth(token_provider(credential, kudu_scope(scope)))
@@ -82,6 +83,23 @@ def retry_policy(settings: Settings, report: Reporter) -> RetryPolicy:
     single server-asked wait longer than the publish's own --timeout."""
     return RetryPolicy(max_retry_after=min(RetryPolicy.max_retry_after, settings.timeout),
                        on_retry=report.info)
+
+
+def given_plan(settings: Settings) -> PlanKind | None:
+    """--plan, in the plan names azpublish uses (the Action's sku names Flex otherwise)."""
+    names: dict[str, PlanKind] = {"dedicated": "dedicated", "premium": "premium",
+                                  "flex": "flex", "flexconsumption": "flex",
+                                  "consumption": "consumption"}
+    return names[settings.plan] if settings.plan else None
+
+
+def check_plan(site: Site, settings: Settings) -> None:
+    """With Resource Manager, --plan may only agree with what it says."""
+    given = given_plan(settings)
+    if given is not None and given != site.plan:
+        raise UsageError(f"--plan {settings.plan} contradicts Resource Manager, which says the "
+                         f"app {site.ref} runs on a {site.plan} plan ({site.plan_tier})",
+                         where="--plan", fix="drop --plan: it is for a publish profile alone")
 
 
 def check_site(site: Site) -> None:
@@ -127,7 +145,12 @@ def kudu_only_target(profile: PublishProfile, settings: Settings, report: Report
                          "version (that needs Resource Manager access)",
                          fix="pass --python-version X.Y, or --subscription to use ARM too")
     host = (profile.destination_url or "").removeprefix("https://").removeprefix("http://")
-    site = Site(AppRef("", "", profile.app), "functionapp,linux", "dedicated", "unknown",
+    plan = given_plan(settings)
+    if plan is None:
+        plan = "dedicated"
+        report.info("without Resource Manager the plan is unknown: deploying as to a dedicated "
+                    "or Premium plan (pass --plan flex or --plan consumption for those)")
+    site = Site(AppRef("", "", profile.app), "functionapp,linux", plan, "unknown",
                 settings.python_version, "python", profile.scm_url.removeprefix("https://"),
                 host.rstrip("/"))
     kudu = KuduClient(profile.scm_url, BasicAuth(profile.user, profile.password),

@@ -25,6 +25,7 @@ const INPUT_VARIABLES = {
   timeout: 'AZPUBLISH_TIMEOUT',
   verifyUrl: 'AZPUBLISH_VERIFY_URL',
   package: 'AZPUBLISH_PACKAGE',
+  plan: 'AZPUBLISH_PLAN',
 };
 const SECRET_INPUTS = ['publishProfile', 'pipExtraIndexUrl'];
 const CONNECTION_INPUT = 'azureSubscription';

@@ -450,3 +450,26 @@ def test_partial_indexing_fails_naming_the_missing_function_unless_allowed(
     assert invoke(emulator, f"{emulator.site_url(app)}/api/Greet").text == "v1 says hi!"
     broken = invoke(emulator, f"{emulator.site_url(app)}/api/Broken")
     assert (broken.status_code, broken.content) == (500, b"")
+
+
+def test_a_flex_app_with_a_publish_profile_alone_deploys_with_plan_flex(
+        run: Run, emulator: RunningEmulator, hello: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    app = emulator.create_app(plan="flex")
+    profile, password = publish_profile_for(emulator, app, tmp_path)
+    monkeypatch.delenv("AZURE_SUBSCRIPTION_ID")
+    code, out, err = run("--project-dir", hello, "--publish-profile", profile,
+                         "--python-version", "3.11", "--plan", "flexconsumption", "--json")
+    assert code == 0, err
+    assert password not in out + err
+    [record] = emulator.kudu("GET", app, "/api/deployments").json()
+    assert record["deployer"] == "LegionOneDeploy"  # OneDeploy, as Flex takes it
+
+
+def test_a_plan_that_contradicts_resource_manager_is_refused(
+        run: Run, emulator: RunningEmulator, hello: Path) -> None:
+    app = emulator.create_app(plan="premium")
+    code, _, err = run("--project-dir", hello, "--app", app, "--plan", "flex")
+    assert code == 2, err
+    assert "--plan flex contradicts Resource Manager" in err and "premium" in err
+    assert emulator.kudu("GET", app, "/api/deployments").json() == []

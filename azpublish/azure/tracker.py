@@ -31,6 +31,7 @@ FAILURE_LINES = 40  # of log in a failure message; the tail of pip's output matt
 # Flex's deployment worker answers 404 for a while after the 202 and when it is recycled.
 NOT_FOUND_GRACE = 300.0  # seconds
 NOT_FOUND_NOTICE = 30.0  # seconds between "still not found" lines
+HEARTBEAT = 15.0  # seconds without a log line before a "still waiting" line
 INDENT = "  "
 
 LogPairs = Sequence[tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]]
@@ -47,6 +48,7 @@ class DeploymentOutcome:
 def track_deployment(kudu: KuduClient, started: Started, *, message: str, timeout: float,
                      on_line: Callable[[str], None], poll_interval: float = 2.0,
                      not_found_grace: float = NOT_FOUND_GRACE,
+                     heartbeat: float = HEARTBEAT,
                      clock: Callable[[], float] = time.monotonic,
                      sleep: Callable[[float], None] = time.sleep) -> DeploymentOutcome:
     """Poll the deployment ``started`` names (or the one carrying ``message``) until it ends.
@@ -56,6 +58,14 @@ def track_deployment(kudu: KuduClient, started: Started, *, message: str, timeou
     the record is not found.
     """
     begin = clock()
+    said = [begin]  # when the last line was shown: a long silence gets a heartbeat
+    emit = on_line
+
+    def show(line: str) -> None:
+        said[0] = clock()
+        emit(line)
+
+    on_line = show
     log = _LogFollower(kudu, on_line)
     record: dict[str, Any] | None = None
     missing = _NotFoundWindow(not_found_grace, on_line, clock)
@@ -81,6 +91,11 @@ def track_deployment(kudu: KuduClient, started: Started, *, message: str, timeou
                                              str(record.get("status_text") or ""),
                                              tuple(log.lines))
         elapsed = clock() - begin
+        if clock() - said[0] >= heartbeat and elapsed < timeout:
+            state = str((record or {}).get("status_text") or "") or (
+                "not found yet" if record is None else "in progress")
+            on_line(f"{INDENT}still waiting: {state.rstrip('.')} ({elapsed:.0f} s of at most "
+                    f"{timeout:g} s)")
         if elapsed >= timeout:
             if trouble.last is not None:
                 raise _lost_track(kudu, started, message, trouble.last, timeout)

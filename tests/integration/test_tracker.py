@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -270,3 +271,24 @@ def test_onedeploy_with_remote_build_on_flex_is_followed(emulator: RunningEmulat
     assert "  Running oryx build..." in lines
     functions = emulator.functions(app)  # the list lags the deployment (index_lag)
     assert [f["properties"]["name"] for f in functions] == ["hello"]
+
+
+def test_a_long_silence_gets_a_heartbeat_with_the_time_waited(emulator: RunningEmulator,
+                                                              tmp_path: Path) -> None:
+    app = emulator.create_app()
+    emulator.add_fault(kind="hold", app=app, stages=["building"], count=1)
+    client = kudu_client(emulator, app)
+    message = unique_message()
+    started = client.zipdeploy(package_file(tmp_path), deployer="azpublish", message=message)
+    releaser = threading.Timer(2.5, emulator.release, args=(app,))
+    releaser.start()
+    lines: list[str] = []
+    try:
+        outcome = track_deployment(client, started, message=message, timeout=60.0,
+                                   on_line=lines.append, poll_interval=0.2, heartbeat=1.0)
+    finally:
+        releaser.join()  # released once, by the timer
+    assert outcome.status == 4
+    beats = [line for line in lines if "still waiting:" in line]
+    assert beats and all("of at most 60 s)" in line for line in beats)
+    assert len(beats) <= 3  # one per second of silence, not one per poll

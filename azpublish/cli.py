@@ -14,7 +14,7 @@ from azpublish.settings import resolve
 def run_publish(argv: Sequence[str]) -> int:
     settings = resolve(argv)
     quiet_sdk_loggers(settings.verbose)
-    report = Reporter(json_mode=settings.json, verbose=settings.verbose)
+    report = Reporter(json_mode=settings.json, verbose=settings.verbose, quiet=settings.quiet)
     for warning in settings.warnings:
         report.warn(warning)
     try:

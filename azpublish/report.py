@@ -48,6 +48,7 @@ def to_bytes(text: str) -> bytes:
 class Reporter:
     json_mode: bool = False
     verbose: bool = False
+    quiet: bool = False  # warnings and errors only on stderr (the report and outputs unchanged)
     stdout: TextIO = field(default_factory=lambda: sys.stdout)
     stderr: TextIO = field(default_factory=lambda: sys.stderr)
     run: RunReport = field(default_factory=RunReport)  # what the run found and did
@@ -92,6 +93,8 @@ class Reporter:
         self._ci(self.ci.annotate(level, message, location))
 
     def info(self, message: str) -> None:
+        if self.quiet:
+            return
         self._ci_prelude()
         self.console.print(redact(message), markup=False)
 
@@ -155,6 +158,8 @@ class Reporter:
             (buffer or self.stdout).flush()
 
     def table(self, title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+        if self.quiet:
+            return
         self._ci_prelude()
         table = Table(title=title, title_justify="left", show_edge=False)
         for i, column in enumerate(columns):
@@ -166,7 +171,7 @@ class Reporter:
     @contextmanager
     def progress(self, description: str, total: int) -> Iterator[Any]:
         """Yields ``advance(n)``; draws a bar only on an interactive terminal."""
-        if not self.console.is_terminal:
+        if self.quiet or not self.console.is_terminal:
             yield lambda _n: None
             return
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),

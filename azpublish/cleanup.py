@@ -1,9 +1,10 @@
 """What a run must undo, in one registry, and the signals that end a run.
 
 Whatever must not outlive a run (temporary folders and files, an installer process, a container
-that holds the index credential in its environment, the app settings a publish changed) is
-*held*: registered with the undo that removes it, which runs when its block ends, however it
-ends. SIGTERM and SIGHUP are raised where the program is, as Ctrl-C is, so the same undos run
+that holds the index credential in its environment) is *held*: registered with the undo that
+removes it, which runs when its block ends, however it ends. (The app settings a publish
+changed are put back by the deploy plan's own cleanup, which runs shielded.) SIGTERM and
+SIGHUP are raised where the program is, as Ctrl-C is, so the same undos run
 for every way a run can end.
 
 While an undo runs, those signals (Ctrl-C too) are *held back*: noted, said on stderr, and

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from azpublish.archive_paths import check_archive_path
 from azpublish.errors import PackageError
 from azpublish.package import PackageReport, largest_groups
-from azpublish.requirements import is_requirement
+from azpublish.requirements import is_requirement, logical_lines
 from azpublish.settings import BuildMode
 
 PACKAGES_PREFIX = ".python_packages/"
@@ -48,8 +49,8 @@ def read_prebuilt(path: Path) -> Prebuilt:
     names = [info.filename for info in infos]
     for name in names:
         check_archive_path(name)
-    if len(set(names)) != len(names):
-        duplicate = next(n for n in names if names.count(n) > 1)
+    duplicate = next((name for name, count in Counter(names).items() if count > 1), None)
+    if duplicate is not None:
         raise PackageError(f"the zip holds {duplicate!r} twice: which one the host would read is "
                            "not defined", where=where, fix="rebuild the package")
     if "host.json" not in names:
@@ -59,8 +60,7 @@ def read_prebuilt(path: Path) -> Prebuilt:
         raise PackageError(f"host.json is not at the root of the zip{hint}", where=where,
                            fix="the Functions host reads host.json from the package's root")
     built = any(name.startswith(PACKAGES_PREFIX) for name in names)
-    wanted = any(is_requirement(line.strip()) for line in requirements.splitlines()
-                 if line.strip() and not line.lstrip().startswith("#"))
+    wanted = any(is_requirement(line) for _, line in logical_lines(requirements))
     report = PackageReport(
         path=path, size=path.stat().st_size, sha256=file_sha256(path), file_count=len(infos),
         uncompressed_size=sum(i.file_size for i in infos),

@@ -91,10 +91,11 @@ def track_deployment(kudu: KuduClient, started: Started, *, message: str, timeou
                                              str(record.get("status_text") or ""),
                                              tuple(log.lines))
         elapsed = clock() - begin
-        if clock() - said[0] >= heartbeat and elapsed < timeout:
-            state = str((record or {}).get("status_text") or "") or (
-                "not found yet" if record is None else "in progress")
-            on_line(f"{INDENT}still waiting: {state.rstrip('.')} ({elapsed:.0f} s of at most "
+        # A missing record and a failing status poll have notices of their own.
+        if record is not None and trouble.last is None and elapsed < timeout \
+                and clock() - said[0] >= heartbeat:
+            state = str(record.get("status_text") or "").rstrip(".") or "in progress"
+            on_line(f"{INDENT}still waiting: {state} ({elapsed:.0f} s of at most "
                     f"{timeout:g} s)")
         if elapsed >= timeout:
             if trouble.last is not None:

@@ -109,8 +109,9 @@ def test_zipdeploy_streams_the_package_and_reports_progress(
     assert started.deployment_id
     assert started.location and "/api/deployments/latest" in started.location
     assert progress[-1] == size
-    # Counted on what the server acknowledged: rising, in several steps, to the whole.
-    assert progress == sorted(progress) and len(progress) >= 3
+    # Counted on what the server acknowledged: rising to the whole, with a step before it
+    # (how many depends on the socket buffers).
+    assert progress == sorted(progress) and progress[0] < size
     steps = [b - a for a, b in zip([0, *progress], progress, strict=False)]
     assert max(steps) <= 1024 * 1024 < size * 2  # read in chunks, never the whole file at once
     record = emulator.wait_for_deployment(app, started.deployment_id)
